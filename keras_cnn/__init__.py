@@ -1,0 +1,46 @@
+"""keras-cnn: the lab's convolutional networks (LeNet5 on MNIST, a CNN on CIFAR-10) in Keras 3.
+
+    import keras_cnn
+    history, run_dir = keras_cnn.train("bn", epochs=30, data_dir="../shared/data/cifar10-jpeg")
+    model = keras_cnn.build_model("bn")   # the uncompiled keras.Sequential
+
+TensorFlow is imported on first use of `train` or `build_model`, so that the settings below
+apply and the command line's --help stays fast.
+"""
+
+import os
+
+# Must be set before TensorFlow is imported. Keras runs on TensorFlow here; TensorFlow turns
+# oneDNN on by itself only on CPUs with AVX-512, and it nearly doubles training speed on AVX2
+# CPUs (see BENCHMARKS.md). An explicit setting in the environment wins.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+from keras_cnn.config import VARIANTS, TrainConfig, resolve_config  # noqa: E402
+from keras_cnn.errors import ConfigError, DataError, KerasCnnError, RunDirError  # noqa: E402
+
+_LAZY = {
+    "train": "keras_cnn.training",
+    "train_config": "keras_cnn.training",
+    "TrainResult": "keras_cnn.training",
+    "build_model": "keras_cnn.models",
+}
+
+__all__ = [
+    "VARIANTS",
+    "ConfigError",
+    "DataError",
+    "KerasCnnError",
+    "RunDirError",
+    "TrainConfig",
+    "resolve_config",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'keras_cnn' has no attribute '{name}'")

@@ -1,0 +1,133 @@
+"""Callbacks of a training run, in the order `fit` must call them.
+
+Keras' own callbacks do the learning-rate schedule, NaN check and backup/restore. Three are ours:
+`EpochTimer` and `EvaluateTrainSet` add columns to the epoch's logs, and `HistoryCSV` and
+`Checkpoints` replace CSVLogger and ModelCheckpoint, which fall short on resuming and on
+crash-safety (see their docstrings).
+"""
+
+import math
+import os
+import time
+
+import keras
+
+from keras_cnn.files import atomic_write
+from keras_cnn.history import read_history, write_history
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds `epoch_seconds`, `train_seconds` and `train_images_per_second` to each epoch's logs.
+
+    The training part ends where validation begins, so the figure counts the training steps
+    (input pipeline and on-device augmentation included) and not the evaluation.
+    """
+
+    def __init__(self, train_images: int):
+        super().__init__()
+        self.train_images = train_images
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.perf_counter()
+        self.train_end = None
+
+    def on_test_begin(self, logs=None):
+        if self.train_end is None:
+            self.train_end = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        train_seconds = (self.train_end or now) - self.epoch_start
+        logs["epoch_seconds"] = round(now - self.epoch_start, 3)
+        logs["train_seconds"] = round(train_seconds, 3)
+        logs["train_images_per_second"] = round(self.train_images / train_seconds, 1)
+
+
+class EvaluateTrainSet(keras.callbacks.Callback):
+    """Adds `train_eval_loss`/`train_eval_accuracy`/...: the training split in inference mode at epoch end.
+
+    The `accuracy` Keras logs for training is a running average over the epoch, while the
+    weights change and dropout and augmentation are on; this is the same model the test split
+    sees, on the training images.
+    """
+
+    def __init__(self, dataset):
+        super().__init__()
+        self.dataset = dataset
+
+    def on_epoch_end(self, epoch, logs=None):
+        results = self.model.evaluate(self.dataset, verbose=0, return_dict=True)
+        logs.update({f"train_eval_{name}": float(value) for name, value in results.items()})
+
+
+class HistoryCSV(keras.callbacks.Callback):
+    """history.csv: one row per finished epoch, rewritten atomically after every epoch.
+
+    Not keras.callbacks.CSVLogger, which appends: a run resumed by BackupAndRestore would repeat
+    the epochs redone after the last backup, and a crash could leave a torn line. Here the
+    first epoch of a (resumed) run drops the rows from that epoch on, so each epoch appears
+    once. Epochs count from 1, as Keras prints them, and `val_` metrics are named after the
+    split they measure (`test_` for the test split).
+    """
+
+    def __init__(self, path: str, validation_name: str = "test"):
+        super().__init__()
+        self.path = path
+        self.validation_name = validation_name
+        self.rows = read_history(path)
+        self.started = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self.started:
+            self.rows = [row for row in self.rows if row["epoch"] <= epoch]
+            self.started = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = {"epoch": epoch + 1, "learning_rate": None}  # first column, filled from the logs below
+        for key, value in logs.items():
+            name = f"{self.validation_name}_{key[4:]}" if key.startswith("val_") else key
+            row[name] = float(f"{float(value):.6g}")  # float32 values: more digits would be noise
+        self.rows.append(row)
+        write_history(self.path, self.rows)
+
+
+class Checkpoints(keras.callbacks.Callback):
+    """last.keras after every epoch, best.keras whenever the evaluation split's `metric` reaches a new maximum.
+
+    Not keras.callbacks.ModelCheckpoint, which saves in place (a crash mid-save destroys the
+    previous good file) and forgets the best value when a run resumes. Here each file is
+    written beside the target and moved over it, and the best value so far comes from the
+    rows of `history` that the resumed run keeps.
+    """
+
+    def __init__(self, folder: str, history: HistoryCSV, metric: str = "accuracy"):
+        super().__init__()
+        self.folder = folder
+        self.history = history
+        self.metric = metric
+        self.best = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.best is None:  # first epoch of this fit: HistoryCSV has dropped the rows to redo
+            column = f"{self.history.validation_name}_{self.metric}"
+            values = [row.get(column) for row in self.history.rows]
+            self.best = max((v for v in values if v is not None and math.isfinite(v)), default=-math.inf)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._save("last.keras")
+        value = logs.get(f"val_{self.metric}")
+        if value is not None and value > self.best:
+            self.best = value
+            self._save("best.keras")
+
+    def _save(self, name: str) -> None:
+        atomic_write(os.path.join(self.folder, name), self.model.save)
+
+
+def exponential_decay(lr: float, decay: float):
+    """The lab's schedule: the learning rate of epoch e (from 0) is lr * decay**e."""
+
+    def schedule(epoch: int) -> float:
+        return lr * decay**epoch
+
+    return schedule

@@ -1,0 +1,180 @@
+"""Experiment settings: one dataclass holds every setting of a run, and a variant is a few overrides.
+
+The lab's CIFAR-10 variants are cumulative: each adds one change to the one before it, so each is
+written below as "the previous variant | the change".
+"""
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+
+from keras_cnn.errors import ConfigError
+
+# Native image shape of each data set: what the model's uint8 input takes.
+DATASET_SHAPES = {"cifar10": (32, 32, 3), "mnist": (28, 28, 1)}
+ARCHITECTURES = ("cifar_cnn", "lenet5")
+NORMALIZATIONS = ("none", "train", "lab")
+AUGMENTATIONS = ("crop28", "flip")
+
+# The lab's fixed per-channel constants (RGB, pixel values scaled to [0, 1]).
+LAB_MEAN = (0.491, 0.482, 0.447)
+LAB_STD = (0.202, 0.199, 0.201)
+
+
+def _setting(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of a training run. Build one with `resolve_config(variant, **overrides)`."""
+
+    variant: str = _setting("baseline", "the lab variant these settings start from")
+    dataset: str = _setting("cifar10", "data set: cifar10 (32x32 RGB) or mnist (28x28 grayscale)")
+    arch: str = _setting("cifar_cnn", "network: cifar_cnn (the lab's CIFAR-10 CNN) or lenet5")
+    data_dir: str | None = _setting(
+        None, "image folder DIR/train/<class>/*, DIR/test/<class>/* (PNG/JPEG); default: tensorflow-datasets"
+    )
+    test_fraction: float = _setting(
+        0.0, "for an image folder of class folders without train/ and test/: share of each class held out as test split"
+    )
+    limit: int | None = _setting(None, "use a seeded random subset of N images of each split, every class represented")
+    seed: int = _setting(0, "seed of weights, shuffling, subsets and augmentation")
+    normalization: str = _setting(
+        "none", "none: pixels in [0,1]; train: per-channel mean/std of the training split; lab: the lab's constants"
+    )
+    augment: tuple[str, ...] = _setting((), "training-time augmentations, comma-separated: crop28,flip (or none)")
+    dropout: float = _setting(0.0, "dropout rate between fc4 and fc5 (0: no dropout layer)")
+    batch_norm: bool = _setting(False, "batch normalization immediately after each convolution")
+    epochs: int = _setting(30, "number of epochs")
+    batch_size: int = _setting(128, "images per training step")
+    lr: float = _setting(0.1, "learning rate of the first epoch")
+    momentum: float = _setting(0.0, "SGD momentum (0: plain SGD)")
+    lr_decay: float = _setting(1.0, "learning rate multiplied by this after every epoch: lr0 * lr_decay**epoch")
+    eval_train: bool = _setting(
+        False, "also evaluate the training split in inference mode at the end of every epoch"
+    )
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            object.__setattr__(self, name, _coerce(name, value))
+        _check(self)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dict of every setting."""
+        settings = dataclasses.asdict(self)
+        settings["augment"] = list(self.augment)
+        return settings
+
+    @classmethod
+    def from_dict(cls, settings: dict) -> "TrainConfig":
+        """Inverse of `to_dict`; unknown keys are an error."""
+        unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {', '.join(unknown)}: valid ones are {', '.join(setting_names())}")
+        return cls(**settings)
+
+
+# The lab, step by step. LeNet5 on MNIST is the provided starting point.
+VARIANTS: dict[str, dict] = {"lenet5": dict(dataset="mnist", arch="lenet5", epochs=5, lr=0.1)}
+VARIANTS["baseline"] = dict(dataset="cifar10", arch="cifar_cnn", epochs=30, lr=0.1)
+VARIANTS["norm"] = VARIANTS["baseline"] | dict(normalization="train")
+VARIANTS["augment"] = VARIANTS["norm"] | dict(augment=("crop28", "flip"))
+# With momentum 0.9 the step is lr / (1 - 0.9) = 10 x lr: lr 0.01 keeps the plain-SGD step of 0.1
+# (lr 0.1 with momentum diverges on this network; see README).
+VARIANTS["momentum"] = VARIANTS["augment"] | dict(momentum=0.9, lr=0.01, lr_decay=0.95)
+VARIANTS["dropout"] = VARIANTS["momentum"] | dict(dropout=0.5)
+VARIANTS["bn"] = VARIANTS["dropout"] | dict(batch_norm=True)
+
+
+# The settings that define the two starting points, shown in full in tables.
+KEY_SETTINGS = ("dataset", "arch", "normalization", "augment", "dropout", "batch_norm", "epochs", "batch_size", "lr", "momentum", "lr_decay")
+
+
+def variant_changes() -> dict[str, dict]:
+    """Per variant, the settings it changes: in full for lenet5 and baseline, then each step's change."""
+    changes, previous = {}, None
+    for name in VARIANTS:
+        settings = resolve_config(name).to_dict()
+        if name in ("lenet5", "baseline"):
+            changes[name] = {key: settings[key] for key in KEY_SETTINGS}
+        else:
+            changes[name] = {key: value for key, value in settings.items() if key != "variant" and value != previous[key]}
+        previous = settings
+    return changes
+
+
+def setting_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(TrainConfig)]
+
+
+def resolve_config(variant: str = "bn", **overrides) -> TrainConfig:
+    """The settings of `variant` with `overrides` applied, checked."""
+    if variant not in VARIANTS:
+        raise ConfigError(f"unknown variant '{variant}': choose one of {', '.join(VARIANTS)}")
+    unknown = sorted(set(overrides) - set(setting_names()))
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(unknown)}: valid ones are {', '.join(setting_names())}")
+    return TrainConfig(**(VARIANTS[variant] | {"variant": variant} | overrides))
+
+
+def _coerce(name: str, value):
+    """Accept JSON and Python spellings of a setting (list for tuple, int for float); reject the rest."""
+    kind = _field_types()[name]
+    optional = _is_optional(kind)
+    if optional:
+        if value is None:
+            return None
+        kind = next(arg for arg in typing.get_args(kind) if arg is not type(None))
+    if kind == tuple[str, ...]:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip() and part.strip() != "none"]
+        if not isinstance(value, (list, tuple)) or not all(isinstance(part, str) for part in value):
+            raise ConfigError(f"{name} must be a list of names, got {value!r}")
+        return tuple(value)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ConfigError(f"{name} must be {'None or ' if optional else ''}{kind.__name__}, got {value!r}")
+    return value
+
+
+def _field_types() -> dict:
+    return typing.get_type_hints(TrainConfig)
+
+
+def _is_optional(kind) -> bool:
+    return isinstance(kind, types.UnionType) and type(None) in typing.get_args(kind)
+
+
+def _check(config: TrainConfig) -> None:
+    """Raise ConfigError naming the first invalid setting and its valid range."""
+
+    def require(ok: bool, message: str) -> None:
+        if not ok:
+            raise ConfigError(message)
+
+    require(config.dataset in DATASET_SHAPES, f"dataset '{config.dataset}' is unknown: use {' or '.join(DATASET_SHAPES)}")
+    require(config.arch in ARCHITECTURES, f"arch '{config.arch}' is unknown: use {' or '.join(ARCHITECTURES)}")
+    require(
+        config.normalization in NORMALIZATIONS,
+        f"normalization '{config.normalization}' is unknown: use {', '.join(NORMALIZATIONS)}",
+    )
+    require(
+        config.normalization != "lab" or config.dataset == "cifar10",
+        "the lab's normalization constants are CIFAR-10's (RGB): use --normalization train for mnist",
+    )
+    for name in config.augment:
+        require(name in AUGMENTATIONS, f"augmentation '{name}' is unknown: use any of {', '.join(AUGMENTATIONS)}")
+    require(len(set(config.augment)) == len(config.augment), f"augment lists a name twice: {','.join(config.augment)}")
+    require(config.epochs >= 1, f"epochs must be at least 1, got {config.epochs}")
+    require(config.batch_size >= 1, f"batch size must be at least 1, got {config.batch_size}")
+    require(math.isfinite(config.lr) and config.lr > 0, f"learning rate must be > 0, got {config.lr}")
+    require(0 <= config.momentum < 1, f"momentum must be in [0, 1), got {config.momentum}")
+    require(0 < config.lr_decay <= 1, f"lr decay must be in (0, 1], got {config.lr_decay}")
+    require(0 <= config.dropout < 1, f"dropout rate must be in [0, 1), got {config.dropout}")
+    require(config.limit is None or config.limit >= 1, f"limit must be at least 1, got {config.limit}")
+    require(config.seed >= 0, f"seed must be >= 0, got {config.seed}")
+    require(0 <= config.test_fraction < 1, f"test fraction must be in [0, 1), got {config.test_fraction}")

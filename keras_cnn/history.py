@@ -1,0 +1,75 @@
+"""history.csv (one row per epoch) and the run summary in metrics.json derived from it.
+
+Columns: `epoch` (1-based, as Keras prints "Epoch 1/N"), `learning_rate`, the training metrics
+(`loss`, `accuracy`, `top5_accuracy`: running averages over the epoch, augmentation and dropout
+on), the same metrics of the evaluation split prefixed `test_` (the end-of-epoch model in
+inference mode), optional `train_eval_*` (the training split in inference mode, `--eval-train`),
+and timings (`epoch_seconds`, `train_seconds`, `train_images_per_second`).
+"""
+
+import csv
+import io
+import math
+import os
+import statistics
+
+from keras_cnn.files import write_text
+
+
+def read_history(path: str) -> list[dict]:
+    """Rows of a history.csv as dicts of floats (`epoch` as int); [] when the file does not exist."""
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return [{key: int(value) if key == "epoch" else _number(value) for key, value in row.items()} for row in rows]
+
+
+def write_history(path: str, rows: list[dict]) -> None:
+    """Write rows atomically, columns in first-seen order."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, text.getvalue())
+
+
+def summarize(rows: list[dict]) -> dict:
+    """metrics.json: final and best test accuracy, losses, timings; accuracies as fractions in [0, 1]."""
+    last = rows[-1]
+    scored = [row for row in rows if _finite(row.get("test_accuracy"))]
+    best = max(scored, key=lambda row: row["test_accuracy"]) if scored else None
+    losses = [row for row in rows if _finite(row.get("test_loss"))]
+    lowest_loss = min(losses, key=lambda row: row["test_loss"]) if losses else None
+    metrics = {
+        "final_test_accuracy": last.get("test_accuracy"),
+        "best_test_accuracy": best and best["test_accuracy"],
+        "best_epoch": best and best["epoch"],
+        "final_train_accuracy": last.get("accuracy"),
+        "train_test_gap": _difference(last.get("accuracy"), last.get("test_accuracy")),
+        "final_test_loss": last.get("test_loss"),
+        "min_test_loss": lowest_loss and lowest_loss["test_loss"],
+        "min_test_loss_epoch": lowest_loss and lowest_loss["epoch"],
+        "final_train_loss": last.get("loss"),
+        "epochs": len(rows),
+        "wall_seconds": round(sum(row.get("epoch_seconds", 0.0) for row in rows), 1),
+        "seconds_per_epoch": round(statistics.median(row.get("epoch_seconds", 0.0) for row in rows), 2),
+        "train_images_per_second": last.get("train_images_per_second"),
+    }
+    for key in ("test_top5_accuracy", "train_eval_accuracy", "train_eval_loss"):
+        if key in last:
+            metrics[f"final_{key}"] = last[key]
+    return {key: (value if _finite(value) or not isinstance(value, float) else None) for key, value in metrics.items()}
+
+
+def _number(text: str) -> float | None:
+    return float(text) if text not in ("", None) else None
+
+
+def _finite(value) -> bool:
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _difference(a: float | None, b: float | None) -> float | None:
+    return a - b if _finite(a) and _finite(b) else None

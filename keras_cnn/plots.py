@@ -1,0 +1,34 @@
+"""Training curves as PNG, headless (matplotlib's Agg backend, no display needed)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from keras_cnn.files import atomic_write  # noqa: E402
+
+
+def plot_curves(rows: list[dict], path: str, title: str) -> None:
+    """Two panels like the lab's plot: loss and accuracy per epoch, train vs test."""
+    epochs = [row["epoch"] for row in rows]
+    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for axes, metric, label in ((loss_axes, "loss", "loss (cross-entropy)"), (accuracy_axes, "accuracy", "accuracy (%)")):
+        scale = 100 if metric == "accuracy" else 1
+        for column, name, style in (
+            (metric, "train (running average, training mode)", "C0-"),
+            (f"train_eval_{metric}", "train (end of epoch, inference mode)", "C0:"),
+            (f"test_{metric}", "test", "C1-"),
+        ):
+            values = [row.get(column) for row in rows]
+            if any(value is not None for value in values):
+                axes.plot(epochs, [v * scale if v is not None else None for v in values], style, marker=".", label=name)
+        axes.set_xlabel("epoch")
+        axes.set_ylabel(label)
+        axes.grid(alpha=0.3)
+        axes.legend()
+    loss_axes.set_title("Loss")
+    accuracy_axes.set_title("Accuracy")
+    figure.suptitle(title)
+    figure.tight_layout()
+    atomic_write(path, lambda tmp_path: figure.savefig(tmp_path, dpi=110))
+    plt.close(figure)

@@ -1,0 +1,114 @@
+"""Where the images come from: tensorflow-datasets or an image folder, decoded once into memory.
+
+Every source returns the same `Splits`: uint8 arrays (N, H, W, C) and int32 labels for the train and
+test splits, plus the class names. Decoding happens here, once; the tf.data pipelines then read
+from memory, so later epochs do no decoding (the in-memory arrays are the cache).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from keras_cnn.errors import DataError
+
+
+@dataclass(frozen=True)
+class Split:
+    images: np.ndarray  # (N, H, W, C) uint8
+    labels: np.ndarray  # (N,) int32
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, indices: np.ndarray) -> "Split":
+        return Split(self.images[indices], self.labels[indices])
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: Split
+    test: Split
+    class_names: list[str]
+    source: str  # e.g. "tfds:cifar10" or the image folder's path
+
+    def describe(self) -> dict:
+        """JSON-ready summary for config.json."""
+        return {
+            "source": self.source,
+            "train_images": len(self.train),
+            "test_images": len(self.test),
+            "image_shape": list(self.train.images.shape[1:]),
+            "class_names": self.class_names,
+        }
+
+
+def load_splits(
+    dataset: str,
+    image_shape: tuple[int, int, int],
+    data_dir: str | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    test_fraction: float = 0.0,
+) -> Splits:
+    """Load the train and test splits of `dataset` from tfds, or from the image folder `data_dir`.
+
+    `limit` keeps a seeded random subset of that many images of each split, every class
+    represented. Image-folder subsets are chosen before decoding, so small runs start fast.
+    """
+    if data_dir is None:
+        if test_fraction:
+            raise DataError("--test-fraction splits an image folder: it needs --data-dir")
+        from pipelines.tfds_source import read_tfds
+
+        splits = read_tfds(dataset)
+        if limit is not None:
+            splits = Splits(
+                train=splits.train.subset(stratified_subset(splits.train.labels, limit, seed)),
+                test=splits.test.subset(stratified_subset(splits.test.labels, limit, seed)),
+                class_names=splits.class_names,
+                source=splits.source,
+            )
+    else:
+        from pipelines.image_folder import read_image_folder
+
+        splits = read_image_folder(data_dir, image_shape, limit=limit, seed=seed, test_fraction=test_fraction)
+    _check_shape(splits, image_shape)
+    return splits
+
+
+def stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Sorted indices of a seeded random subset of `n` items with the classes as balanced as possible.
+
+    Items are shuffled, ranked within their class, and taken in rank order: first one of every
+    class, then a second of every class, and so on. Not the first N files, which in a
+    class-sorted folder would all be one class.
+    """
+    num_classes = len(np.unique(labels))
+    if n < num_classes:
+        raise DataError(f"--limit {n} is below the number of classes ({num_classes}): every class must be represented")
+    if n >= len(labels):
+        return np.arange(len(labels))
+    order = np.random.default_rng(seed).permutation(len(labels))
+    rank_in_class = np.empty(len(labels), dtype=np.int64)
+    for label in np.unique(labels):
+        members = order[labels[order] == label]
+        rank_in_class[members] = np.arange(len(members))
+    chosen = order[np.argsort(rank_in_class[order], kind="stable")[:n]]
+    return np.sort(chosen)
+
+
+def _check_shape(splits: Splits, image_shape: tuple[int, int, int]) -> None:
+    for name, split in (("train", splits.train), ("test", splits.test)):
+        if len(split) == 0:
+            raise DataError(f"the {name} split of {splits.source} is empty")
+        found = tuple(split.images.shape[1:])
+        if found != tuple(image_shape):
+            raise DataError(
+                f"{splits.source}: {name} images are {_shape_text(found)}, but this variant needs "
+                f"{_shape_text(image_shape)}: choose the matching variant or resize the images"
+            )
+
+
+def _shape_text(shape) -> str:
+    height, width, channels = shape
+    return f"{height}x{width} with {channels} channel{'s' if channels != 1 else ''}"
