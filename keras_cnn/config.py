@@ -40,6 +40,10 @@ class TrainConfig:
     test_fraction: float = _setting(
         0.0, "for an image folder of class folders without train/ and test/: share of each class held out as test split"
     )
+    val_split: float = _setting(
+        0.0, "hold out this share of each class of the training split as validation data; the test split is then "
+        "evaluated once, at the end"
+    )
     limit: int | None = _setting(None, "use a seeded random subset of N images of each split, every class represented")
     seed: int = _setting(0, "seed of weights, shuffling, subsets and augmentation")
     normalization: str = _setting(
@@ -178,3 +182,4 @@ def _check(config: TrainConfig) -> None:
     require(config.limit is None or config.limit >= 1, f"limit must be at least 1, got {config.limit}")
     require(config.seed >= 0, f"seed must be >= 0, got {config.seed}")
     require(0 <= config.test_fraction < 1, f"test fraction must be in [0, 1), got {config.test_fraction}")
+    require(0 <= config.val_split < 1, f"validation split must be in [0, 1), got {config.val_split}")

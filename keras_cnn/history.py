@@ -35,32 +35,35 @@ def write_history(path: str, rows: list[dict]) -> None:
     write_text(path, text.getvalue())
 
 
-def summarize(rows: list[dict]) -> dict:
-    """metrics.json: final and best test accuracy, losses, timings; accuracies as fractions in [0, 1]."""
+def summarize(rows: list[dict], split: str = "test") -> dict:
+    """metrics.json: final and best accuracy of the evaluated `split` ("test" or "val"), losses, timings.
+
+    Accuracies are fractions in [0, 1]; epochs count from 1.
+    """
     last = rows[-1]
-    scored = [row for row in rows if _finite(row.get("test_accuracy"))]
-    best = max(scored, key=lambda row: row["test_accuracy"]) if scored else None
-    losses = [row for row in rows if _finite(row.get("test_loss"))]
-    lowest_loss = min(losses, key=lambda row: row["test_loss"]) if losses else None
+    scored = [row for row in rows if _finite(row.get(f"{split}_accuracy"))]
+    best = max(scored, key=lambda row: row[f"{split}_accuracy"]) if scored else None
+    losses = [row for row in rows if _finite(row.get(f"{split}_loss"))]
+    lowest_loss = min(losses, key=lambda row: row[f"{split}_loss"]) if losses else None
     metrics = {
-        "final_test_accuracy": last.get("test_accuracy"),
-        "best_test_accuracy": best and best["test_accuracy"],
+        f"final_{split}_accuracy": last.get(f"{split}_accuracy"),
+        f"best_{split}_accuracy": best and best[f"{split}_accuracy"],
         "best_epoch": best and best["epoch"],
         "final_train_accuracy": last.get("accuracy"),
-        "train_test_gap": _difference(last.get("accuracy"), last.get("test_accuracy")),
-        "final_test_loss": last.get("test_loss"),
-        "min_test_loss": lowest_loss and lowest_loss["test_loss"],
-        "min_test_loss_epoch": lowest_loss and lowest_loss["epoch"],
+        f"train_{split}_gap": _difference(last.get("accuracy"), last.get(f"{split}_accuracy")),
+        f"final_{split}_loss": last.get(f"{split}_loss"),
+        f"min_{split}_loss": lowest_loss and lowest_loss[f"{split}_loss"],
+        f"min_{split}_loss_epoch": lowest_loss and lowest_loss["epoch"],
         "final_train_loss": last.get("loss"),
         "epochs": len(rows),
         "wall_seconds": round(sum(row.get("epoch_seconds", 0.0) for row in rows), 1),
         "seconds_per_epoch": round(statistics.median(row.get("epoch_seconds", 0.0) for row in rows), 2),
         "train_images_per_second": last.get("train_images_per_second"),
     }
-    for key in ("test_top5_accuracy", "train_eval_accuracy", "train_eval_loss"):
+    for key in (f"{split}_top5_accuracy", "train_eval_accuracy", "train_eval_loss"):
         if key in last:
             metrics[f"final_{key}"] = last[key]
-    return {key: (value if _finite(value) or not isinstance(value, float) else None) for key, value in metrics.items()}
+    return {key: (None if isinstance(value, float) and not math.isfinite(value) else value) for key, value in metrics.items()}
 
 
 def _number(text: str) -> float | None:

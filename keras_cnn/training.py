@@ -24,8 +24,8 @@ from keras_cnn.models import build_model
 from keras_cnn.plots import plot_curves
 from keras_cnn.rundir import BACKUP_FOLDER, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, default_run_dir, prepare_run_dir
 from pipelines.datasets import eval_dataset, train_dataset
-from pipelines.preprocessing import channel_stats
-from pipelines.sources import load_splits
+from pipelines.preprocessing import ChannelStats, channel_stats
+from pipelines.sources import Splits, load_splits
 
 
 class TrainingDiverged(KerasCnnError):
@@ -61,27 +61,16 @@ def train_config(config: TrainConfig, run_dir: str | None = None, overwrite: boo
     resuming = prepare_run_dir(run_dir, config, overwrite)
 
     keras.utils.set_random_seed(config.seed)
-    splits = load_splits(
-        config.dataset,
-        DATASET_SHAPES[config.dataset],
-        data_dir=config.data_dir,
-        limit=config.limit,
-        seed=config.seed,
-        test_fraction=config.test_fraction,
-    )
-    norm_stats = channel_stats(splits.train.images) if config.normalization == "train" else None
-    model = build_model(config, norm_stats, num_classes=len(splits.class_names))
-    model.compile(
-        optimizer=keras.optimizers.SGD(learning_rate=config.lr, momentum=config.momentum),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5_accuracy")],
-    )
+    splits = load_data(config)
+    norm_stats = normalization_stats(config, splits)
+    model = compiled_model(config, norm_stats, num_classes=len(splits.class_names))
     if not resuming:
         write_json(os.path.join(run_dir, CONFIG_FILE), run_record(config, splits.describe(), norm_stats))
 
-    history_csv = HistoryCSV(os.path.join(run_dir, HISTORY_FILE))
+    evaluated = "val" if splits.val is not None else "test"
+    history_csv = HistoryCSV(os.path.join(run_dir, HISTORY_FILE), validation_name=evaluated)
     callbacks = [
-        keras.callbacks.LearningRateScheduler(exponential_decay(config.lr, config.lr_decay)),
+        learning_rate_callback(config),
         EpochTimer(len(splits.train)),
         *([EvaluateTrainSet(eval_dataset(splits.train, config.batch_size))] if config.eval_train else []),
         keras.callbacks.TerminateOnNaN(),
@@ -90,15 +79,16 @@ def train_config(config: TrainConfig, run_dir: str | None = None, overwrite: boo
         # Last, so that an epoch is backed up only once its row and checkpoints are written.
         keras.callbacks.BackupAndRestore(os.path.join(run_dir, BACKUP_FOLDER), double_checkpoint=True),
     ]
+    held_out = f"{len(splits.val)} validation / " if splits.val is not None else ""
     say(
         f"{'Resuming' if resuming else 'Training'} {config.variant} on {splits.source}: {len(splits.train)} train / "
-        f"{len(splits.test)} test images, {len(splits.class_names)} classes, "
+        f"{held_out}{len(splits.test)} test images, {len(splits.class_names)} classes, "
         f"{sum(int(np.prod(w.shape)) for w in model.trainable_weights):,} trainable weights; "
         f"{config.epochs} epochs into {run_dir}"
     )
     history = model.fit(
         train_dataset(splits.train, config.batch_size, config.seed),
-        validation_data=eval_dataset(splits.test, config.batch_size),
+        validation_data=eval_dataset(splits.val if splits.val is not None else splits.test, config.batch_size),
         epochs=config.epochs,
         callbacks=callbacks,
         shuffle=False,  # the pipeline shuffles
@@ -106,7 +96,9 @@ def train_config(config: TrainConfig, run_dir: str | None = None, overwrite: boo
     )
 
     rows = read_history(os.path.join(run_dir, HISTORY_FILE))
-    metrics = summarize(rows)
+    metrics = summarize(rows, split=evaluated)
+    if splits.val is not None:
+        metrics |= evaluate_test_split(model, run_dir, eval_dataset(splits.test, config.batch_size))
     write_json(os.path.join(run_dir, METRICS_FILE), metrics)
     plot_curves(rows, os.path.join(run_dir, "curves.png"), title=f"{config.variant} ({run_dir})")
     if not np.isfinite(rows[-1]["loss"]):
@@ -114,12 +106,61 @@ def train_config(config: TrainConfig, run_dir: str | None = None, overwrite: boo
             f"training diverged: the loss became {rows[-1]['loss']} in epoch {rows[-1]['epoch']}; lower --lr "
             f"(now {config.lr}); the files in {run_dir} hold the epochs before"
         )
+    best = f"best {metrics[f'best_{evaluated}_accuracy']:.2%} at epoch {metrics['best_epoch']}"
+    if evaluated == "val":
+        best = f"validation {best}; best checkpoint on test {metrics['best_test_accuracy']:.2%}"
     say(
-        f"Test accuracy {metrics['final_test_accuracy']:.2%} (best {metrics['best_test_accuracy']:.2%} at epoch "
-        f"{metrics['best_epoch']}), train accuracy {metrics['final_train_accuracy']:.2%}; {metrics['epochs']} epochs "
+        f"Test accuracy {metrics['final_test_accuracy']:.2%} ({best}), train accuracy "
+        f"{metrics['final_train_accuracy']:.2%}; {metrics['epochs']} epoch{'s' if metrics['epochs'] != 1 else ''} "
         f"in {metrics['wall_seconds'] / 60:.1f} min; results in {run_dir}"
     )
     return TrainResult(history, run_dir)
+
+
+def load_data(config: TrainConfig) -> Splits:
+    """The splits `config` asks for (source, subset, held-out validation), decoded into memory."""
+    return load_splits(
+        config.dataset,
+        DATASET_SHAPES[config.dataset],
+        data_dir=config.data_dir,
+        limit=config.limit,
+        seed=config.seed,
+        test_fraction=config.test_fraction,
+        val_split=config.val_split,
+    )
+
+
+def normalization_stats(config: TrainConfig, splits: Splits) -> ChannelStats | None:
+    """Per-channel statistics of the training split, when the config normalizes with them."""
+    return channel_stats(splits.train.images) if config.normalization == "train" else None
+
+
+def compiled_model(config: TrainConfig, norm_stats: ChannelStats | None, num_classes: int) -> keras.Sequential:
+    """The variant's model, compiled with its optimizer, the cross-entropy loss, and top-1 (and top-5) accuracy."""
+    model = build_model(config, norm_stats, num_classes=num_classes)
+    top5 = [keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5_accuracy")] if num_classes > 5 else []
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=config.lr, momentum=config.momentum),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy", *top5],
+    )
+    return model
+
+
+def learning_rate_callback(config: TrainConfig) -> keras.callbacks.Callback:
+    """Sets the learning rate at the start of every epoch (and logs it as `learning_rate`)."""
+    return keras.callbacks.LearningRateScheduler(exponential_decay(config.lr, config.lr_decay))
+
+
+def evaluate_test_split(model: keras.Model, run_dir: str, test_data) -> dict:
+    """Test-split results of the final model and of best.keras (chosen on the validation split)."""
+    final = model.evaluate(test_data, verbose=0, return_dict=True)
+    best = keras.saving.load_model(os.path.join(run_dir, "best.keras")).evaluate(test_data, verbose=0, return_dict=True)
+    return {
+        "final_test_accuracy": final["accuracy"],
+        "final_test_loss": final["loss"],
+        "best_test_accuracy": best["accuracy"],
+    }
 
 
 def run_record(config: TrainConfig, data: dict, norm_stats) -> dict:

@@ -11,10 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_cnn.errors import DataError
-from pipelines.sources import Split, Splits, stratified_subset
-
-# The held-out test split of a flat class folder must not move when the training seed changes.
-HOLDOUT_SEED = 0
+from pipelines.sources import Split, Splits, holdout_mask, stratified_subset
 
 
 def read_image_folder(
@@ -42,7 +39,7 @@ def read_image_folder(
             )
     elif test_fraction and _class_folders(data_dir):
         paths, labels, class_names = list_class_folders(data_dir)
-        is_test = _holdout(labels, test_fraction)
+        is_test = holdout_mask(labels, test_fraction)
         train_paths, train_labels = paths[~is_test], labels[~is_test]
         test_paths, test_labels = paths[is_test], labels[is_test]
     else:
@@ -121,13 +118,3 @@ def _first_bad_image(paths: np.ndarray, image_shape: tuple[int, int, int]) -> Da
 
 def _class_folders(root: str) -> list[str]:
     return sorted(d for d in os.listdir(root) if not d.startswith(".") and os.path.isdir(os.path.join(root, d)))
-
-
-def _holdout(labels: np.ndarray, fraction: float) -> np.ndarray:
-    """Boolean mask of a seeded, per-class `fraction` of the items (at least one per class)."""
-    rng = np.random.default_rng(HOLDOUT_SEED)
-    is_test = np.zeros(len(labels), dtype=bool)
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        is_test[members[: max(1, round(fraction * len(members)))]] = True
-    return is_test

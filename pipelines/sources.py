@@ -5,11 +5,14 @@ test splits, plus the class names. Decoding happens here, once; the tf.data pipe
 from memory, so later epochs do no decoding (the in-memory arrays are the cache).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from keras_cnn.errors import DataError
+
+# Held-out splits (test or validation) must not move when the training seed changes.
+HOLDOUT_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -30,12 +33,14 @@ class Splits:
     test: Split
     class_names: list[str]
     source: str  # e.g. "tfds:cifar10" or the image folder's path
+    val: Split | None = None  # held out of the training split when asked for
 
     def describe(self) -> dict:
         """JSON-ready summary for config.json."""
         return {
             "source": self.source,
             "train_images": len(self.train),
+            "val_images": len(self.val) if self.val is not None else 0,
             "test_images": len(self.test),
             "image_shape": list(self.train.images.shape[1:]),
             "class_names": self.class_names,
@@ -49,11 +54,13 @@ def load_splits(
     limit: int | None = None,
     seed: int = 0,
     test_fraction: float = 0.0,
+    val_split: float = 0.0,
 ) -> Splits:
     """Load the train and test splits of `dataset` from tfds, or from the image folder `data_dir`.
 
     `limit` keeps a seeded random subset of that many images of each split, every class
     represented. Image-folder subsets are chosen before decoding, so small runs start fast.
+    `val_split` then holds that share of each class of the training split out as `val`.
     """
     if data_dir is None:
         if test_fraction:
@@ -73,7 +80,20 @@ def load_splits(
 
         splits = read_image_folder(data_dir, image_shape, limit=limit, seed=seed, test_fraction=test_fraction)
     _check_shape(splits, image_shape)
+    if val_split:
+        is_val = holdout_mask(splits.train.labels, val_split)
+        splits = replace(splits, train=splits.train.subset(~is_val), val=splits.train.subset(is_val))
     return splits
+
+
+def holdout_mask(labels: np.ndarray, fraction: float, seed: int = HOLDOUT_SEED) -> np.ndarray:
+    """Boolean mask of a seeded `fraction` of each class (at least one item per class)."""
+    rng = np.random.default_rng(seed)
+    held_out = np.zeros(len(labels), dtype=bool)
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        held_out[members[: max(1, round(fraction * len(members)))]] = True
+    return held_out
 
 
 def stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:

@@ -1,0 +1,85 @@
+"""Training throughput of a variant: the real input pipeline against synthetic in-memory batches.
+
+    python benchmarks/throughput.py --variant bn --data-dir ../shared/data/cifar10-jpeg
+
+Both modes run the same compiled model and training step (on-device augmentation included);
+the synthetic mode repeats one uint8 batch already in memory, so the gap between the two is the
+cost of the input pipeline. Prints one line per repeat, then the medians, and peak memory (RSS).
+"""
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import keras_cnn  # noqa: E402,F401  (sets TensorFlow's environment first)
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from keras_cnn.config import DATASET_SHAPES, resolve_config  # noqa: E402
+from keras_cnn.models import build_model  # noqa: E402
+from pipelines.datasets import train_dataset  # noqa: E402
+from pipelines.preprocessing import channel_stats  # noqa: E402
+from pipelines.sources import load_splits  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variant", default="bn")
+    parser.add_argument("--data-dir", help="image folder (default: tfds)")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=100, help="timed training steps per repeat")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed steps first (tracing, caches)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--modes", default="synthetic,pipeline", help="comma-separated: synthetic, pipeline")
+    args = parser.parse_args()
+
+    config = resolve_config(args.variant, data_dir=args.data_dir, batch_size=args.batch_size)
+    shape = DATASET_SHAPES[config.dataset]
+    modes = args.modes.split(",")
+    splits = load_splits(config.dataset, shape, data_dir=config.data_dir, seed=config.seed) if "pipeline" in modes else None
+    stats = channel_stats(splits.train.images) if splits is not None and config.normalization == "train" else None
+    model = build_model(config, stats)
+    model.compile(
+        optimizer=keras.optimizers.SGD(config.lr, momentum=config.momentum),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    print(f"{args.variant}: batch {args.batch_size}, {args.steps} steps x {args.repeats} repeats, "
+          f"TF {tf.__version__}, Keras {keras.__version__}, TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS')}, "
+          f"{os.cpu_count()} CPUs, devices {[d.name for d in tf.config.list_logical_devices()]}")
+
+    results = {}
+    for mode in modes:
+        if mode == "synthetic":
+            rng = np.random.default_rng(0)
+            batch = (rng.integers(0, 256, (args.batch_size, *shape), dtype=np.uint8),
+                     rng.integers(0, 10, args.batch_size).astype(np.int32))
+            dataset = tf.data.Dataset.from_tensors(batch).repeat()
+        else:
+            dataset = train_dataset(splits.train, args.batch_size, seed=0).repeat()
+        model.fit(dataset, steps_per_epoch=args.warmup, epochs=1, shuffle=False, verbose=0)
+        rates = []
+        for repeat in range(args.repeats):
+            start = time.perf_counter()
+            model.fit(dataset, steps_per_epoch=args.steps, epochs=1, shuffle=False, verbose=0)
+            rates.append(args.steps * args.batch_size / (time.perf_counter() - start))
+            print(f"  {mode:<9} repeat {repeat + 1}: {rates[-1]:7.1f} images/s")
+        results[mode] = statistics.median(rates)
+
+    peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for mode, rate in results.items():
+        epoch = 50_000 / rate
+        print(f"{mode:<9} median {rate:7.1f} images/s  ({epoch:5.1f} s per 50k-image epoch of training steps)")
+    if len(results) == 2:
+        print(f"pipeline / synthetic = {results['pipeline'] / results['synthetic']:.3f}")
+    print(f"peak RSS {peak_rss_mib:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Shared test helpers: tiny image folders written by the tests, and the optional real data."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+CIFAR_JPEG = SHARED_DATA / "cifar10-jpeg"
+MNIST_SAMPLE = SHARED_DATA / "mnist-sample"
+
+needs_cifar_jpeg = pytest.mark.skipif(not CIFAR_JPEG.is_dir(), reason="../shared/data/cifar10-jpeg is absent")
+needs_mnist_sample = pytest.mark.skipif(not MNIST_SAMPLE.is_dir(), reason="../shared/data/mnist-sample is absent")
+
+
+def write_images(folder: Path, count: int, shape=(32, 32, 3), suffix=".png", seed=0) -> list[Path]:
+    """`count` random images of `shape` in `folder`; class-dependent brightness makes them learnable."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(count):
+        pixels = rng.integers(0, 256, size=shape, dtype=np.uint8)
+        image = Image.fromarray(pixels[..., 0] if shape[-1] == 1 else pixels)
+        path = folder / f"{i:04d}{suffix}"
+        image.save(path)
+        paths.append(path)
+    return paths
+
+
+def write_image_folder(root: Path, classes=("cat", "dog", "ship"), train=4, test=2, shape=(32, 32, 3), suffix=".png") -> Path:
+    """root/train/<class>/*.png and root/test/<class>/*.png."""
+    for index, name in enumerate(classes):
+        write_images(root / "train" / name, train, shape, suffix, seed=index)
+        write_images(root / "test" / name, test, shape, suffix, seed=100 + index)
+    return root
+
+
+@pytest.fixture
+def cifar_like_folder(tmp_path) -> Path:
+    """A 10-class CIFAR-shaped image folder: 8 train and 4 test PNGs per class."""
+    classes = [f"class{i}" for i in range(10)]
+    return write_image_folder(tmp_path / "cifar", classes=classes, train=8, test=4)

@@ -1,0 +1,163 @@
+"""The lab's architectures exactly: weights per layer, output shapes, and variant behaviours."""
+
+import numpy as np
+import pytest
+
+from keras_cnn import resolve_config
+from keras_cnn.models import build_model
+from pipelines.preprocessing import ChannelStats
+
+
+def conv_weights(k, c_in, c_out):
+    return k * k * c_in * c_out + c_out
+
+
+def dense_weights(n_in, n_out):
+    return n_in * n_out + n_out
+
+
+CIFAR_WEIGHTS = {
+    "conv1": conv_weights(5, 3, 32),
+    "conv2": conv_weights(5, 32, 64),
+    "conv3": conv_weights(5, 64, 64),
+    "fc4": dense_weights(4 * 4 * 64, 1000),
+    "fc5": dense_weights(1000, 10),
+}
+
+
+def trainable_counts(model) -> dict:
+    return {layer.name: sum(int(np.prod(w.shape)) for w in layer.trainable_weights) for layer in model.layers if layer.trainable_weights}
+
+
+def test_cifar_network_has_the_labs_weight_counts_per_layer():
+    model = build_model("baseline")
+    assert CIFAR_WEIGHTS == {"conv1": 2_432, "conv2": 51_264, "conv3": 102_464, "fc4": 1_025_000, "fc5": 10_010}
+    assert trainable_counts(model) == CIFAR_WEIGHTS
+    assert sum(CIFAR_WEIGHTS.values()) == 1_191_170
+
+
+def test_lenet5_has_61706_weights():
+    model = build_model("lenet5")
+    expected = {
+        "conv1": conv_weights(5, 1, 6),
+        "conv2": conv_weights(5, 6, 16),
+        "fc1": dense_weights(400, 120),
+        "fc2": dense_weights(120, 84),
+        "fc3": dense_weights(84, 10),
+    }
+    assert trainable_counts(model) == expected
+    assert sum(expected.values()) == 61_706
+    assert model.get_layer("flatten").output.shape[1:] == (400,)
+    assert model.get_layer("conv1").activation.__name__ == "tanh"
+
+
+@pytest.mark.parametrize("variant", ["baseline", "norm", "augment", "momentum", "dropout"])
+def test_every_cifar_variant_keeps_the_weights(variant):
+    assert trainable_counts(build_model(variant)) == CIFAR_WEIGHTS
+
+
+def test_output_shapes_without_crop():
+    model = build_model("baseline")
+    shapes = {layer.name: tuple(layer.output.shape[1:]) for layer in model.layers}
+    assert model.inputs[0].shape[1:] == (32, 32, 3) and model.inputs[0].dtype == "uint8"
+    assert shapes["conv1"] == (32, 32, 32) and shapes["pool1"] == (16, 16, 32)
+    assert shapes["conv2"] == (16, 16, 64) and shapes["pool2"] == (8, 8, 64)
+    assert shapes["conv3"] == (8, 8, 64) and shapes["pool3"] == (4, 4, 64)
+    assert shapes["flatten"] == (1024,) and shapes["fc4"] == (1000,) and shapes["softmax"] == (10,)
+
+
+def test_crop_variant_pools_in_ceil_mode_so_fc4_still_sees_4x4x64():
+    model = build_model("augment")
+    shapes = {layer.name: tuple(layer.output.shape[1:]) for layer in model.layers}
+    assert shapes["crop"] == (28, 28, 3)
+    assert shapes["pool2"] == (7, 7, 64) and shapes["pool3"] == (4, 4, 64) and shapes["flatten"] == (1024,)
+
+
+def test_ceil_mode_pool_keeps_the_last_odd_row_and_column():
+    model = build_model("augment")
+    pool3 = model.get_layer("pool3")
+    x = np.zeros((1, 7, 7, 1), dtype="float32")
+    x[0, 6, 6, 0] = 5.0  # only in the last, half-covered window
+    x[0, 0, 0, 0] = 3.0
+    out = np.asarray(pool3(x))
+    assert out.shape == (1, 4, 4, 1)
+    assert out[0, 3, 3, 0] == 5.0 and out[0, 0, 0, 0] == 3.0 and out.sum() == 8.0
+
+
+def test_variants_are_cumulative_in_the_labs_order():
+    settings = {name: resolve_config(name) for name in ["baseline", "norm", "augment", "momentum", "dropout", "bn"]}
+    assert settings["baseline"].normalization == "none" and settings["baseline"].momentum == 0 and settings["baseline"].lr == 0.1
+    assert settings["norm"].normalization == "train"
+    assert settings["augment"].augment == ("crop28", "flip") and settings["augment"].normalization == "train"
+    assert (settings["momentum"].momentum, settings["momentum"].lr_decay) == (0.9, 0.95)
+    assert settings["momentum"].augment == ("crop28", "flip")
+    assert settings["dropout"].dropout == 0.5 and settings["dropout"].momentum == 0.9
+    assert settings["bn"].batch_norm and settings["bn"].dropout == 0.5
+    assert not settings["dropout"].batch_norm
+
+
+def test_batch_norm_sits_right_after_each_convolution():
+    names = [layer.name for layer in build_model("bn").layers]
+    for i in (1, 2, 3):
+        assert names[names.index(f"conv{i}") + 1] == f"bn{i}"
+        assert names[names.index(f"bn{i}") + 1] == f"relu{i}"
+    bn_params = sum(2 * c for c in (32, 64, 64))  # gamma and beta
+    assert sum(trainable_counts(build_model("bn")).values()) == 1_191_170 + bn_params
+
+
+def test_dropout_sits_between_fc4_and_fc5_only_in_its_variants():
+    names = [layer.name for layer in build_model("dropout").layers]
+    assert names[names.index("fc4") + 1] == "dropout" and names[names.index("dropout") + 1] == "fc5"
+    assert build_model("dropout").get_layer("dropout").rate == 0.5
+    assert "dropout" not in [layer.name for layer in build_model("momentum").layers]
+
+
+def test_dropout_is_active_in_training_and_off_in_inference():
+    dropout = build_model("dropout").get_layer("dropout")
+    x = np.ones((64, 1000), dtype="float32")
+    train_out = np.asarray(dropout(x, training=True))
+    assert 0.4 < (train_out == 0).mean() < 0.6
+    assert np.allclose(train_out[train_out != 0], 2.0)  # inverted dropout keeps the expected value
+    assert np.array_equal(np.asarray(dropout(x, training=False)), x)
+    assert np.array_equal(np.asarray(dropout(x)), x)
+
+
+def test_batch_norm_uses_batch_statistics_in_training_and_moving_ones_in_inference():
+    bn = build_model("bn").get_layer("bn1")
+    rng = np.random.default_rng(0)
+    x = (5.0 + 2.0 * rng.standard_normal((16, 8, 8, 32))).astype("float32")
+    train_out = np.asarray(bn(x, training=True))
+    assert abs(train_out.mean()) < 1e-3 and abs(train_out.std() - 1) < 1e-2
+    # one training step moved the running mean 10% of the way (PyTorch's momentum 0.1)
+    assert np.allclose(np.asarray(bn.moving_mean), 0.1 * x.mean(axis=(0, 1, 2)), atol=1e-4)
+    infer_out = np.asarray(bn(x, training=False))
+    expected = (x - np.asarray(bn.moving_mean)) / np.sqrt(np.asarray(bn.moving_variance) + bn.epsilon)
+    assert np.allclose(infer_out, expected, atol=1e-4)
+    assert abs(infer_out.mean()) > 1.0  # not re-standardized by the batch
+
+
+def test_inference_is_deterministic_for_every_variant_with_randomness():
+    x = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+    model = build_model("bn", norm_stats=ChannelStats((0.5, 0.5, 0.5), (0.25, 0.25, 0.25)))
+    first = np.asarray(model(x))
+    assert np.array_equal(first, np.asarray(model(x)))
+    assert np.allclose(first, model.predict(x, verbose=0), atol=1e-6)
+    assert not np.allclose(np.asarray(model(x, training=True)), first)
+
+
+def test_probabilities_and_float32_output():
+    x = np.random.default_rng(1).integers(0, 256, (4, 28, 28, 1), dtype=np.uint8)
+    out = np.asarray(build_model("lenet5")(x))
+    assert out.dtype == np.float32 and out.shape == (4, 10)
+    assert np.allclose(out.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_saved_model_file_round_trip_keeps_predictions(tmp_path):
+    import keras
+
+    x = np.random.default_rng(2).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    model = build_model("bn", norm_stats=ChannelStats((0.4, 0.5, 0.6), (0.2, 0.25, 0.3)))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
+    assert np.allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)

@@ -1,0 +1,50 @@
+"""End-to-end runs on the real data in ../shared/data (skipped when it is absent)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import CIFAR_JPEG, MNIST_SAMPLE, needs_cifar_jpeg, needs_mnist_sample
+from keras_cnn import train
+from pipelines.sources import load_splits
+
+
+@needs_cifar_jpeg
+def test_bn_one_epoch_on_a_subset_of_the_cifar10_jpeg_copy(tmp_path):
+    _, run_dir = train("bn", data_dir=str(CIFAR_JPEG), limit=1000, epochs=1, run_dir=str(tmp_path / "bn"), verbose=0)
+    record = json.loads((Path(run_dir) / "config.json").read_text())
+    assert record["data"]["train_images"] == 1000 and record["data"]["test_images"] == 1000
+    assert record["data"]["class_names"][:3] == ["airplane", "automobile", "bird"]
+    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    assert 0 <= metrics["final_test_accuracy"] <= 1 and metrics["epochs"] == 1
+
+
+@needs_cifar_jpeg
+def test_cifar10_jpeg_subset_has_every_class_and_the_native_shape():
+    splits = load_splits("cifar10", (32, 32, 3), data_dir=str(CIFAR_JPEG), limit=200, seed=1)
+    assert splits.train.images.shape == (200, 32, 32, 3)
+    assert sorted(set(splits.train.labels.tolist())) == list(range(10))
+
+
+@needs_mnist_sample
+def test_lenet5_one_epoch_on_the_mnist_sample(tmp_path):
+    _, run_dir = train("lenet5", data_dir=str(MNIST_SAMPLE), test_fraction=0.2, limit=2000, epochs=1,
+                       run_dir=str(tmp_path / "lenet5"), verbose=0)
+    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    assert metrics["final_test_accuracy"] > 0.5  # one epoch of 2,000 digits already learns
+    assert "final_test_top5_accuracy" in metrics
+
+
+@pytest.mark.slow
+@needs_mnist_sample
+def test_lenet5_reaches_96_percent_in_5_epochs_on_the_mnist_sample(tmp_path):
+    _, run_dir = train("lenet5", data_dir=str(MNIST_SAMPLE), test_fraction=0.2, run_dir=str(tmp_path / "l"), verbose=0)
+    assert json.loads((Path(run_dir) / "metrics.json").read_text())["final_test_accuracy"] >= 0.96
+
+
+@pytest.mark.slow
+@needs_cifar_jpeg
+def test_bn_learns_in_two_epochs_on_full_cifar10_jpeg(tmp_path):
+    _, run_dir = train("bn", data_dir=str(CIFAR_JPEG), epochs=2, run_dir=str(tmp_path / "bn"), verbose=0)
+    assert json.loads((Path(run_dir) / "metrics.json").read_text())["final_test_accuracy"] >= 0.55

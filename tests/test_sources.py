@@ -1,0 +1,174 @@
+"""Data sources: tfds (mocked), image folders, seeded subsets, and one clear error per bad input."""
+
+import time
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+from PIL import Image
+
+from conftest import write_image_folder, write_images
+from keras_cnn import DataError
+from pipelines import tfds_source
+from pipelines.datasets import eval_dataset, train_dataset
+from pipelines.sources import Split, load_splits, stratified_subset
+
+CIFAR = (32, 32, 3)
+
+
+def test_stratified_subset_is_seeded_balanced_and_not_the_first_files():
+    labels = np.repeat(np.arange(10), 100)  # class-sorted, like a folder listing
+    subset = stratified_subset(labels, 50, seed=1)
+    assert len(subset) == 50 and len(set(subset)) == 50
+    assert np.array_equal(np.bincount(labels[subset], minlength=10), [5] * 10)
+    assert np.array_equal(subset, stratified_subset(labels, 50, seed=1))
+    assert not np.array_equal(subset, stratified_subset(labels, 50, seed=2))
+    assert not np.array_equal(subset, np.arange(50))
+    uneven = stratified_subset(labels, 23, seed=0)
+    assert set(labels[uneven]) == set(range(10)) and np.bincount(labels[uneven]).max() == 3
+
+
+def test_subset_below_the_number_of_classes_is_refused():
+    with pytest.raises(DataError, match="--limit 5 is below the number of classes \\(10\\)"):
+        stratified_subset(np.repeat(np.arange(10), 3), 5, seed=0)
+
+
+def test_image_folder_labels_follow_sorted_class_names(tmp_path):
+    root = write_image_folder(tmp_path / "data", classes=("ship", "airplane", "cat"), train=3, test=2)
+    splits = load_splits("cifar10", CIFAR, data_dir=str(root))
+    assert splits.class_names == ["airplane", "cat", "ship"]
+    assert splits.train.images.shape == (9, 32, 32, 3) and splits.train.images.dtype == np.uint8
+    assert np.array_equal(np.bincount(splits.test.labels), [2, 2, 2])
+    first_ship = np.asarray(Image.open(root / "train" / "ship" / "0000.png"))
+    assert np.array_equal(splits.train.images[6], first_ship)  # ship is label 2, its first file
+
+
+def test_image_folder_reads_jpeg_and_grayscale_png(tmp_path):
+    jpeg = write_image_folder(tmp_path / "jpeg", classes=("a", "b"), train=2, test=1, suffix=".jpg")
+    assert load_splits("cifar10", CIFAR, data_dir=str(jpeg)).train.images.shape == (4, 32, 32, 3)
+    gray = write_image_folder(tmp_path / "gray", classes=("0", "1"), train=2, test=1, shape=(28, 28, 1))
+    assert load_splits("mnist", (28, 28, 1), data_dir=str(gray)).test.images.shape == (2, 28, 28, 1)
+
+
+def test_limit_takes_a_balanced_subset_of_each_split_before_decoding(tmp_path):
+    root = write_image_folder(tmp_path / "data", classes=[f"c{i}" for i in range(4)], train=10, test=5)
+    splits = load_splits("cifar10", CIFAR, data_dir=str(root), limit=8, seed=3)
+    assert len(splits.train) == 8 and len(splits.test) == 8
+    assert np.array_equal(np.bincount(splits.train.labels), [2, 2, 2, 2])
+
+
+def test_flat_class_folder_is_split_with_test_fraction(tmp_path):
+    for digit in "012":
+        write_images(tmp_path / "digits" / digit, 10, shape=(28, 28, 1))
+    splits = load_splits("mnist", (28, 28, 1), data_dir=str(tmp_path / "digits"), test_fraction=0.2)
+    assert len(splits.train) == 24 and len(splits.test) == 6
+    assert np.array_equal(np.bincount(splits.test.labels), [2, 2, 2])
+    again = load_splits("mnist", (28, 28, 1), data_dir=str(tmp_path / "digits"), test_fraction=0.2, seed=5)
+    assert np.array_equal(again.test.images, splits.test.images)  # the held-out split does not move with the seed
+
+
+def error_of(tmp_path, data_dir, shape=CIFAR, **kwargs) -> str:
+    with pytest.raises(DataError) as error:
+        load_splits("cifar10", shape, data_dir=str(data_dir), **kwargs)
+    message = str(error.value)
+    assert "\n" not in message
+    return message
+
+
+def test_missing_folder(tmp_path):
+    assert "does not exist" in error_of(tmp_path, tmp_path / "nowhere")
+
+
+def test_empty_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert "has no train/ and test/ folders" in error_of(tmp_path, tmp_path / "empty")
+
+
+def test_class_folders_without_split_suggest_test_fraction(tmp_path):
+    write_images(tmp_path / "flat" / "cat", 2)
+    assert "--test-fraction 0.2" in error_of(tmp_path, tmp_path / "flat")
+
+
+def test_split_without_class_folders(tmp_path):
+    (tmp_path / "d" / "train").mkdir(parents=True)
+    (tmp_path / "d" / "test").mkdir()
+    assert "has no class folders" in error_of(tmp_path, tmp_path / "d")
+
+
+def test_empty_class_folder(tmp_path):
+    root = write_image_folder(tmp_path / "d", classes=("a", "b"), train=2, test=1)
+    for f in (root / "test" / "b").iterdir():
+        f.unlink()
+    assert "test/b is empty" in error_of(tmp_path, root)
+
+
+def test_different_classes_in_train_and_test(tmp_path):
+    root = write_image_folder(tmp_path / "d", classes=("a", "b"), train=2, test=1)
+    write_images(root / "test" / "c", 1)
+    assert "different class folders" in error_of(tmp_path, root)
+
+
+def test_non_image_file_is_named(tmp_path):
+    root = write_image_folder(tmp_path / "d", classes=("a", "b"), train=3, test=1)
+    (root / "train" / "b" / "notes.txt").write_text("not an image")
+    message = error_of(tmp_path, root)
+    assert "train/b/notes.txt is not a readable PNG/JPEG image" in message
+
+
+def test_truncated_image_is_named(tmp_path):
+    root = write_image_folder(tmp_path / "d", classes=("a", "b"), train=3, test=1, suffix=".jpg")
+    broken = root / "train" / "a" / "0001.jpg"
+    broken.write_bytes(broken.read_bytes()[:40])
+    assert "train/a/0001.jpg is not a readable" in error_of(tmp_path, root)
+
+
+def test_image_of_the_wrong_size_is_named(tmp_path):
+    root = write_image_folder(tmp_path / "d", classes=("a", "b"), train=3, test=1)
+    Image.fromarray(np.zeros((64, 64, 3), dtype=np.uint8)).save(root / "train" / "b" / "0002.png")
+    message = error_of(tmp_path, root)
+    assert "train/b/0002.png is 64x64 with 3 channel(s), but this data set needs 32x32 with 3" in message
+
+
+def test_all_images_of_another_size_are_refused(tmp_path):
+    root = write_image_folder(tmp_path / "d", classes=("a", "b"), train=2, test=1, shape=(28, 28, 1))
+    assert "is 28x28 with 1 channel(s)" in error_of(tmp_path, root)
+
+
+def test_wrong_channel_count_is_named(tmp_path):
+    root = write_image_folder(tmp_path / "d", classes=("a", "b"), train=2, test=1)
+    Image.fromarray(np.zeros((32, 32), dtype=np.uint8)).save(root / "test" / "a" / "0000.png")
+    assert "test/a/0000.png is 32x32 with 1 channel(s)" in error_of(tmp_path, root)
+
+
+def test_tfds_source_with_mock_data():
+    with tfds.testing.mock_data(num_examples=40):
+        splits = load_splits("cifar10", CIFAR, limit=20, seed=0)
+        mnist = load_splits("mnist", (28, 28, 1))
+    assert splits.source == "tfds:cifar10"
+    assert splits.train.images.shape == (20, 32, 32, 3) and splits.train.images.dtype == np.uint8
+    assert splits.train.labels.dtype == np.int32 and len(splits.class_names) == 10
+    assert mnist.test.images.shape == (40, 28, 28, 1)
+
+
+def test_tfds_offline_fails_fast_with_a_hint(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(tfds_source, "_online", lambda: False)
+    start = time.monotonic()
+    with pytest.raises(DataError) as error:
+        load_splits("cifar10", CIFAR)
+    assert time.monotonic() - start < 30
+    assert "cannot be downloaded: this machine is offline" in str(error.value)
+    assert "--data-dir" in str(error.value)
+
+
+def test_pipelines_feed_uint8_batches_reshuffled_every_epoch():
+    images = np.arange(64, dtype=np.uint8).reshape(64, 1, 1, 1).repeat(2, axis=1).repeat(2, axis=2)
+    split = Split(images, np.arange(64, dtype=np.int32))
+    dataset = train_dataset(split, batch_size=16, seed=0)
+    first, second = ([int(y) for _, ys in dataset for y in ys] for _ in range(2))
+    batch_images, _ = next(iter(dataset))
+    assert batch_images.dtype == "uint8" and batch_images.shape == (16, 2, 2, 1)
+    assert sorted(first) == list(range(64)) and first != second
+    again = [int(y) for _, ys in train_dataset(split, batch_size=16, seed=0) for y in ys]
+    assert again == first  # seeded
+    assert [int(y) for _, ys in eval_dataset(split, 16) for y in ys] == list(range(64))
