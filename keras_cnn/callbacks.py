@@ -1,6 +1,7 @@
 """Callbacks of a training run, in the order `fit` must call them.
 
-Keras' own callbacks do the learning-rate schedule, NaN check and backup/restore. Three are ours:
+Keras' own callbacks do the learning-rate schedule (see optimization.py), NaN check and
+backup/restore. Four are ours:
 `EpochTimer` and `EvaluateTrainSet` add columns to the epoch's logs, and `HistoryCSV` and
 `Checkpoints` replace CSVLogger and ModelCheckpoint, which fall short on resuming and on
 crash-safety (see their docstrings).
@@ -122,12 +123,3 @@ class Checkpoints(keras.callbacks.Callback):
 
     def _save(self, name: str) -> None:
         atomic_write(os.path.join(self.folder, name), self.model.save)
-
-
-def exponential_decay(lr: float, decay: float):
-    """The lab's schedule: the learning rate of epoch e (from 0) is lr * decay**e."""
-
-    def schedule(epoch: int) -> float:
-        return lr * decay**epoch
-
-    return schedule

@@ -16,7 +16,12 @@ from keras_cnn.errors import ConfigError
 DATASET_SHAPES = {"cifar10": (32, 32, 3), "mnist": (28, 28, 1)}
 ARCHITECTURES = ("cifar_cnn", "lenet5")
 NORMALIZATIONS = ("none", "train", "lab")
-AUGMENTATIONS = ("crop28", "flip")
+AUGMENTATIONS = ("crop28", "pad-crop32", "flip", "cutout", "mixup", "cutmix", "color")
+WHITENINGS = ("none", "zca")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+SCHEDULES = ("exp", "step", "cosine", "warmup-cosine", "onecycle")
+JIT_MODES = ("auto", "on", "off")
+STRATEGIES = ("default", "mirrored", "multi-worker")
 
 # The lab's fixed per-channel constants (RGB, pixel values scaled to [0, 1]).
 LAB_MEAN = (0.491, 0.482, 0.447)
@@ -34,6 +39,7 @@ class TrainConfig:
     variant: str = _setting("baseline", "the lab variant these settings start from")
     dataset: str = _setting("cifar10", "data set: cifar10 (32x32 RGB) or mnist (28x28 grayscale)")
     arch: str = _setting("cifar_cnn", "network: cifar_cnn (the lab's CIFAR-10 CNN) or lenet5")
+    # Data
     data_dir: str | None = _setting(
         None, "image folder DIR/train/<class>/*, DIR/test/<class>/* (PNG/JPEG); default: tensorflow-datasets"
     )
@@ -46,19 +52,47 @@ class TrainConfig:
     )
     limit: int | None = _setting(None, "use a seeded random subset of N images of each split, every class represented")
     seed: int = _setting(0, "seed of weights, shuffling, subsets and augmentation")
+    # Preprocessing and augmentation, on the device, as the model's first layers
     normalization: str = _setting(
         "none", "none: pixels in [0,1]; train: per-channel mean/std of the training split; lab: the lab's constants"
     )
-    augment: tuple[str, ...] = _setting((), "training-time augmentations, comma-separated: crop28,flip (or none)")
+    whitening: str = _setting("none", "none, or zca: ZCA whitening computed from the training split (after normalization)")
+    zca_epsilon: float = _setting(0.1, "ZCA regularizer, relative to the mean eigenvalue (the average pixel variance)")
+    augment: tuple[str, ...] = _setting(
+        (), f"training-time augmentations, comma-separated, from: {', '.join(AUGMENTATIONS)} (or none)"
+    )
+    cutout_size: int = _setting(16, "side of the square that cutout zeroes, in pixels")
+    mixup_alpha: float = _setting(0.2, "mixup: mixing weights drawn from Beta(alpha, alpha)")
+    cutmix_alpha: float = _setting(1.0, "cutmix: pasted area share drawn from Beta(alpha, alpha)")
+    color_jitter: float = _setting(0.1, "color: brightness, contrast and saturation scaled by 1 +- this at most")
+    # Network
     dropout: float = _setting(0.0, "dropout rate between fc4 and fc5 (0: no dropout layer)")
     batch_norm: bool = _setting(False, "batch normalization immediately after each convolution")
+    # Optimization
     epochs: int = _setting(30, "number of epochs")
-    batch_size: int = _setting(128, "images per training step")
-    lr: float = _setting(0.1, "learning rate of the first epoch")
-    momentum: float = _setting(0.0, "SGD momentum (0: plain SGD)")
-    lr_decay: float = _setting(1.0, "learning rate multiplied by this after every epoch: lr0 * lr_decay**epoch")
+    batch_size: int = _setting(128, "images per training step (per replica with --strategy mirrored/multi-worker)")
+    optimizer: str = _setting("sgd", f"optimizer: {', '.join(OPTIMIZERS)}")
+    lr: float = _setting(0.1, "learning rate of the first epoch (peak rate of the cosine and onecycle schedules)")
+    momentum: float = _setting(0.0, "momentum of sgd and rmsprop (0: none)")
+    nesterov: bool = _setting(False, "Nesterov momentum (sgd)")
+    weight_decay: float = _setting(0.0, "decoupled weight decay of conv and dense kernels (not biases, BN)")
+    label_smoothing: float = _setting(0.0, "label smoothing of the cross-entropy loss")
+    schedule: str = _setting(
+        "exp", f"learning-rate schedule: {', '.join(SCHEDULES)} (exp: the lab's lr0 * lr_decay**epoch)"
+    )
+    lr_decay: float = _setting(1.0, "exp: lr multiplied by this after every epoch; step: after every lr_step_epochs")
+    lr_step_epochs: int = _setting(10, "step schedule: epochs between two decays")
+    warmup_epochs: int = _setting(2, "warmup-cosine: epochs of linear warmup")
     eval_train: bool = _setting(
         False, "also evaluate the training split in inference mode at the end of every epoch"
+    )
+    # Platform
+    mixed_precision: bool = _setting(
+        False, "compute in float16 on GPUs, bfloat16 elsewhere (variables and the softmax stay float32)"
+    )
+    jit_compile: str = _setting("auto", "XLA: auto (on with a GPU, off on CPU, where it is slower), on, off")
+    strategy: str = _setting(
+        "default", "default (one device), mirrored (all GPUs of this machine), multi-worker (machines in TF_CONFIG)"
     )
 
     def __post_init__(self) -> None:
@@ -173,6 +207,32 @@ def _check(config: TrainConfig) -> None:
     for name in config.augment:
         require(name in AUGMENTATIONS, f"augmentation '{name}' is unknown: use any of {', '.join(AUGMENTATIONS)}")
     require(len(set(config.augment)) == len(config.augment), f"augment lists a name twice: {','.join(config.augment)}")
+    require(
+        not {"crop28", "pad-crop32"} <= set(config.augment),
+        "augment crop28 and pad-crop32 are two crops: choose one",
+    )
+    for name, choices in (
+        ("whitening", WHITENINGS),
+        ("optimizer", OPTIMIZERS),
+        ("schedule", SCHEDULES),
+        ("jit_compile", JIT_MODES),
+        ("strategy", STRATEGIES),
+    ):
+        value = getattr(config, name)
+        require(value in choices, f"{name.replace('_', ' ')} '{value}' is unknown: use {', '.join(choices)}")
+    require(config.zca_epsilon > 0, f"zca epsilon must be > 0, got {config.zca_epsilon}")
+    require(1 <= config.cutout_size <= min(DATASET_SHAPES[config.dataset][:2]),
+            f"cutout size must be between 1 and the image size, got {config.cutout_size}")
+    require(config.mixup_alpha > 0, f"mixup alpha must be > 0, got {config.mixup_alpha}")
+    require(config.cutmix_alpha > 0, f"cutmix alpha must be > 0, got {config.cutmix_alpha}")
+    require(0 <= config.color_jitter < 1, f"color jitter must be in [0, 1), got {config.color_jitter}")
+    require(config.weight_decay >= 0, f"weight decay must be >= 0, got {config.weight_decay}")
+    require(0 <= config.label_smoothing < 1, f"label smoothing must be in [0, 1), got {config.label_smoothing}")
+    require(config.lr_step_epochs >= 1, f"lr step epochs must be at least 1, got {config.lr_step_epochs}")
+    require(0 <= config.warmup_epochs < config.epochs or config.schedule != "warmup-cosine",
+            f"warmup epochs must be in [0, epochs), got {config.warmup_epochs}")
+    require(not config.nesterov or (config.optimizer == "sgd" and config.momentum > 0),
+            "nesterov needs the sgd optimizer with --momentum > 0")
     require(config.epochs >= 1, f"epochs must be at least 1, got {config.epochs}")
     require(config.batch_size >= 1, f"batch size must be at least 1, got {config.batch_size}")
     require(math.isfinite(config.lr) and config.lr > 0, f"learning rate must be > 0, got {config.lr}")

@@ -9,31 +9,61 @@ import numpy as np
 from keras import layers
 
 from keras_cnn.config import DATASET_SHAPES, LAB_MEAN, LAB_STD, TrainConfig, resolve_config
-from pipelines.preprocessing import ChannelStats, RandomCrop, RandomFlip
+from pipelines.preprocessing import ChannelStats, ColorJitter, Cutout, RandomCrop, RandomFlip, ZCAWhitening, mix_batch
 
 CROP_SIZE = 28  # the lab's augmentation crop
+PAD = 4  # pad-crop32: the usual CIFAR recipe, pad 4 then crop 32
+MIXING = ("mixup", "cutmix")
 
 
-def build_model(config: TrainConfig | str = "bn", norm_stats: ChannelStats | None = None, num_classes: int = 10) -> keras.Sequential:
+def build_model(
+    config: TrainConfig | str = "bn",
+    norm_stats: ChannelStats | None = None,
+    num_classes: int = 10,
+    zca: tuple[np.ndarray, np.ndarray] | None = None,
+) -> keras.Sequential:
     """The uncompiled model of a variant name or config.
 
     With normalization="train", `norm_stats` are the training split's per-channel statistics;
     without them the Normalization layer is left to be set by `layer.adapt(images / 255)`.
+    With whitening="zca", `zca` is the (mean, matrix) pair of `zca_whitening` (identity if None).
+    With mixup or cutmix the model is a `MixingSequential`, whose training step mixes each batch.
     """
     if isinstance(config, str):
         config = resolve_config(config)
     height, width, channels = DATASET_SHAPES[config.dataset]
-    preprocessing = preprocessing_layers(config, norm_stats)
-    network = lenet5(num_classes) if config.arch == "lenet5" else cifar_cnn(config, num_classes)
-    return keras.Sequential(
-        [keras.Input((height, width, channels), dtype="uint8", name="pixels"), *preprocessing, *network],
-        name=config.variant,
-    )
+    stack = [
+        keras.Input((height, width, channels), dtype="uint8", name="pixels"),
+        *preprocessing_layers(config, norm_stats, zca),
+        *(lenet5(num_classes, compute_dtype(config)) if config.arch == "lenet5" else cifar_cnn(config, num_classes)),
+    ]
+    if any(name in config.augment for name in MIXING):
+        return MixingSequential(stack, augment=config.augment, mixup_alpha=config.mixup_alpha,
+                                cutmix_alpha=config.cutmix_alpha, mix_seed=config.seed, name=config.variant)
+    return keras.Sequential(stack, name=config.variant)
 
 
-def preprocessing_layers(config: TrainConfig, norm_stats: ChannelStats | None = None) -> list[layers.Layer]:
-    """Scaling to [0, 1], then the variant's normalization and training-time augmentation."""
+def compute_dtype(config: TrainConfig) -> str:
+    """Keras dtype policy of the network's layers: float32, or a mixed policy (variables stay float32)."""
+    if not config.mixed_precision:
+        return "float32"
+    import tensorflow as tf
+
+    return "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
+
+
+def preprocessing_layers(
+    config: TrainConfig, norm_stats: ChannelStats | None = None, zca: tuple[np.ndarray, np.ndarray] | None = None
+) -> list[layers.Layer]:
+    """Scaling to [0, 1], colour jitter, normalization, whitening, crop, flip, cutout: in that order, in float32.
+
+    Colour jitter needs pixels in [0, 1]; crops and cutout come after normalization so that
+    their zeros (padding, erased squares) are the mean colour.
+    """
+    augment = config.augment
     steps = [layers.Rescaling(1 / 255, name="scale")]
+    if "color" in augment:
+        steps.append(ColorJitter(config.color_jitter, seed=config.seed, name="color"))
     if config.normalization == "train":
         if norm_stats is None:
             steps.append(layers.Normalization(name="standardize"))
@@ -41,51 +71,102 @@ def preprocessing_layers(config: TrainConfig, norm_stats: ChannelStats | None = 
             steps.append(layers.Normalization(mean=norm_stats.mean, variance=np.square(norm_stats.std), name="standardize"))
     elif config.normalization == "lab":
         steps.append(layers.Normalization(mean=LAB_MEAN, variance=np.square(LAB_STD), name="standardize"))
-    if "crop28" in config.augment:
+    if config.whitening == "zca":
+        steps.append(ZCAWhitening(*(zca or (None, None)), name="zca"))
+    if "crop28" in augment:
         steps.append(RandomCrop(CROP_SIZE, CROP_SIZE, seed=config.seed, name="crop"))
-    if "flip" in config.augment:
+    if "pad-crop32" in augment:
+        size = DATASET_SHAPES[config.dataset][0]
+        steps.append(RandomCrop(size, size, padding=PAD, seed=config.seed, name="crop"))
+    if "flip" in augment:
         steps.append(RandomFlip("horizontal", seed=config.seed, name="flip"))
+    if "cutout" in augment:
+        steps.append(Cutout(config.cutout_size, seed=config.seed, name="cutout"))
     return steps
 
 
 def cifar_cnn(config: TrainConfig, num_classes: int = 10) -> list[layers.Layer]:
     """conv1 32@5x5, pool; conv2 64@5x5, pool; conv3 64@5x5, pool; fc4 1000; fc5 (+ BN, dropout by config)."""
+    dtype = compute_dtype(config)
 
     def conv(filters: int, index: int) -> list[layers.Layer]:
         # PyTorch's BatchNorm2d defaults, as in the lab: running stats updated by 0.1 per step, eps 1e-5.
-        normalize = [layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"bn{index}")] if config.batch_norm else []
-        return [layers.Conv2D(filters, 5, padding="same", name=f"conv{index}"), *normalize, layers.ReLU(name=f"relu{index}")]
+        # Across replicas the statistics are synchronized, so a global batch normalizes as on one device.
+        normalize = [
+            layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=config.strategy != "default",
+                                      dtype=dtype, name=f"bn{index}")
+        ] if config.batch_norm else []
+        return [
+            layers.Conv2D(filters, 5, padding="same", dtype=dtype, name=f"conv{index}"),
+            *normalize,
+            layers.ReLU(dtype=dtype, name=f"relu{index}"),
+        ]
 
     # A 28x28 crop reaches pool3 at 7x7. The lab pools it in ceil mode to keep fc4's 4x4x64 input;
     # "same" padding on a 2x2/2 max-pool is exactly ceil mode (the padded cell never wins the max).
     size = CROP_SIZE if "crop28" in config.augment else DATASET_SHAPES[config.dataset][0]
     pool3_padding = "same" if (size // 4) % 2 else "valid"
-    dropout = [layers.Dropout(config.dropout, seed=config.seed, name="dropout")] if config.dropout else []
+    dropout = [layers.Dropout(config.dropout, seed=config.seed, dtype=dtype, name="dropout")] if config.dropout else []
     return [
         *conv(32, 1),
-        layers.MaxPooling2D(2, name="pool1"),
+        layers.MaxPooling2D(2, dtype=dtype, name="pool1"),
         *conv(64, 2),
-        layers.MaxPooling2D(2, name="pool2"),
+        layers.MaxPooling2D(2, dtype=dtype, name="pool2"),
         *conv(64, 3),
-        layers.MaxPooling2D(2, padding=pool3_padding, name="pool3"),
-        layers.Flatten(name="flatten"),
-        layers.Dense(1000, activation="relu", name="fc4"),
+        layers.MaxPooling2D(2, padding=pool3_padding, dtype=dtype, name="pool3"),
+        layers.Flatten(dtype=dtype, name="flatten"),
+        layers.Dense(1000, activation="relu", dtype=dtype, name="fc4"),
         *dropout,
-        layers.Dense(num_classes, name="fc5"),
+        layers.Dense(num_classes, dtype=dtype, name="fc5"),
         layers.Activation("softmax", dtype="float32", name="softmax"),  # float32 even under mixed precision
     ]
 
 
-def lenet5(num_classes: int = 10) -> list[layers.Layer]:
+def lenet5(num_classes: int = 10, dtype: str = "float32") -> list[layers.Layer]:
     """The lab's starting code: conv 6@5x5 pad 2 + tanh, pool, conv 16@5x5 + tanh, pool, fc 120, 84, 10."""
     return [
-        layers.Conv2D(6, 5, padding="same", activation="tanh", name="conv1"),
-        layers.MaxPooling2D(2, name="pool1"),
-        layers.Conv2D(16, 5, activation="tanh", name="conv2"),
-        layers.MaxPooling2D(2, name="pool2"),
-        layers.Flatten(name="flatten"),
-        layers.Dense(120, activation="tanh", name="fc1"),
-        layers.Dense(84, activation="tanh", name="fc2"),
-        layers.Dense(num_classes, name="fc3"),
+        layers.Conv2D(6, 5, padding="same", activation="tanh", dtype=dtype, name="conv1"),
+        layers.MaxPooling2D(2, dtype=dtype, name="pool1"),
+        layers.Conv2D(16, 5, activation="tanh", dtype=dtype, name="conv2"),
+        layers.MaxPooling2D(2, dtype=dtype, name="pool2"),
+        layers.Flatten(dtype=dtype, name="flatten"),
+        layers.Dense(120, activation="tanh", dtype=dtype, name="fc1"),
+        layers.Dense(84, activation="tanh", dtype=dtype, name="fc2"),
+        layers.Dense(num_classes, dtype=dtype, name="fc3"),
         layers.Activation("softmax", dtype="float32", name="softmax"),
     ]
+
+
+@keras.saving.register_keras_serializable(package="keras_cnn")
+class MixingSequential(keras.Sequential):
+    """A Sequential whose training step first mixes each batch (mixup and/or cutmix) on the device.
+
+    Mixing needs the labels, which layers never see, so it lives in `train_step`; inference
+    (`predict`, `evaluate`, export) is a plain Sequential's. Labels must be one-hot.
+    """
+
+    def __init__(self, *args, augment=(), mixup_alpha=0.2, cutmix_alpha=1.0, mix_seed=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.augment, self.mixup_alpha, self.cutmix_alpha, self.mix_seed = tuple(augment), mixup_alpha, cutmix_alpha, mix_seed
+        self.mix_seed_generator = keras.random.SeedGenerator(mix_seed)
+
+    def train_step(self, data):
+        images, labels = data
+        images, labels = mix_batch(images, labels, self.augment, self.mixup_alpha, self.cutmix_alpha, self.mix_seed_generator)
+        return super().train_step((images, labels))
+
+    def get_config(self):
+        return super().get_config() | {
+            "augment": list(self.augment), "mixup_alpha": self.mixup_alpha,
+            "cutmix_alpha": self.cutmix_alpha, "mix_seed": self.mix_seed,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        mixing = {key: config.pop(key) for key in ("augment", "mixup_alpha", "cutmix_alpha", "mix_seed") if key in config}
+        model = super().from_config(config, custom_objects=custom_objects)
+        model.augment = tuple(mixing.get("augment", ()))
+        model.mixup_alpha = mixing.get("mixup_alpha", 0.2)
+        model.cutmix_alpha = mixing.get("cutmix_alpha", 1.0)
+        model.mix_seed = mixing.get("mix_seed")
+        return model

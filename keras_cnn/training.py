@@ -6,6 +6,7 @@ last finished epoch (Keras' BackupAndRestore).
 """
 
 import datetime
+import math
 import os
 import platform
 import sys
@@ -15,16 +16,24 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_cnn.callbacks import Checkpoints, EpochTimer, EvaluateTrainSet, HistoryCSV, exponential_decay
-from keras_cnn.config import DATASET_SHAPES, TrainConfig, resolve_config
+from keras_cnn.callbacks import Checkpoints, EpochTimer, EvaluateTrainSet, HistoryCSV
+from keras_cnn.config import DATASET_SHAPES, LAB_MEAN, LAB_STD, TrainConfig, resolve_config
 from keras_cnn.errors import KerasCnnError
 from keras_cnn.files import read_json, write_json
 from keras_cnn.history import read_history, summarize
-from keras_cnn.models import build_model
+from keras_cnn.models import build_model, compute_dtype
+from keras_cnn.optimization import (  # noqa: F401  (learning_rate_callback: part of this module's API)
+    PER_EPOCH_SCHEDULES,
+    learning_rate_callback,
+    loss_and_metrics,
+    make_optimizer,
+    uses_soft_labels,
+)
+from keras_cnn.platform import jit_setting, make_strategy, scaled_for_replicas, worker_index
 from keras_cnn.plots import plot_curves
 from keras_cnn.rundir import BACKUP_FOLDER, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, default_run_dir, prepare_run_dir
 from pipelines.datasets import eval_dataset, train_dataset
-from pipelines.preprocessing import ChannelStats, channel_stats
+from pipelines.preprocessing import ChannelStats, channel_stats, zca_whitening
 from pipelines.sources import Splits, load_splits
 
 
@@ -57,27 +66,35 @@ def train_config(config: TrainConfig, run_dir: str | None = None, overwrite: boo
     """`train` for a resolved `TrainConfig`."""
     run_dir = run_dir or default_run_dir(config)
     verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
-    say = print if verbose else (lambda *args: None)
-    resuming = prepare_run_dir(run_dir, config, overwrite)
+    strategy = make_strategy(config)  # first: multi-worker needs it before other TensorFlow work
+    chief = worker_index() == 0  # only the chief of a multi-worker run writes the run's files
+    say = print if verbose and chief else (lambda *args: None)
+    resuming = prepare_run_dir(run_dir, config, overwrite) if chief else os.makedirs(run_dir, exist_ok=True) or False
 
     keras.utils.set_random_seed(config.seed)
     splits = load_data(config)
     norm_stats = normalization_stats(config, splits)
-    model = compiled_model(config, norm_stats, num_classes=len(splits.class_names))
-    if not resuming:
-        write_json(os.path.join(run_dir, CONFIG_FILE), run_record(config, splits.describe(), norm_stats))
+    zca = zca_stats(config, splits, norm_stats)
+    scaled = scaled_for_replicas(config, strategy.num_replicas_in_sync)
+    with strategy.scope():
+        model = compiled_model(scaled, norm_stats, len(splits.class_names), zca=zca, train_size=len(splits.train))
+    if chief and not resuming:
+        record = run_record(config, splits.describe(), norm_stats)
+        record["platform"] |= {"replicas": strategy.num_replicas_in_sync, "global_batch_size": scaled.batch_size,
+                               "global_lr": scaled.lr, "compute_dtype": compute_dtype(config)}
+        write_json(os.path.join(run_dir, CONFIG_FILE), record)
 
+    one_hot = len(splits.class_names) if uses_soft_labels(config) else None
     evaluated = "val" if splits.val is not None else "test"
     history_csv = HistoryCSV(os.path.join(run_dir, HISTORY_FILE), validation_name=evaluated)
     callbacks = [
-        learning_rate_callback(config),
+        learning_rate_callback(scaled),
         EpochTimer(len(splits.train)),
-        *([EvaluateTrainSet(eval_dataset(splits.train, config.batch_size))] if config.eval_train else []),
+        *([EvaluateTrainSet(eval_dataset(splits.train, scaled.batch_size, one_hot))] if config.eval_train else []),
         keras.callbacks.TerminateOnNaN(),
-        history_csv,  # after the callbacks that add columns, before those that save state
-        Checkpoints(run_dir, history_csv),
+        *([history_csv, Checkpoints(run_dir, history_csv)] if chief else []),  # after the callbacks that add columns
         # Last, so that an epoch is backed up only once its row and checkpoints are written.
-        keras.callbacks.BackupAndRestore(os.path.join(run_dir, BACKUP_FOLDER), double_checkpoint=True),
+        keras.callbacks.BackupAndRestore(backup_folder(run_dir), double_checkpoint=True),
     ]
     held_out = f"{len(splits.val)} validation / " if splits.val is not None else ""
     say(
@@ -85,20 +102,24 @@ def train_config(config: TrainConfig, run_dir: str | None = None, overwrite: boo
         f"{held_out}{len(splits.test)} test images, {len(splits.class_names)} classes, "
         f"{sum(int(np.prod(w.shape)) for w in model.trainable_weights):,} trainable weights; "
         f"{config.epochs} epochs into {run_dir}"
+        + (f"; {strategy.num_replicas_in_sync} replicas, global batch {scaled.batch_size}, lr {scaled.lr:g}"
+           if strategy.num_replicas_in_sync > 1 else "")
     )
     history = model.fit(
-        train_dataset(splits.train, config.batch_size, config.seed),
-        validation_data=eval_dataset(splits.val if splits.val is not None else splits.test, config.batch_size),
+        train_dataset(splits.train, scaled.batch_size, config.seed, one_hot),
+        validation_data=eval_dataset(splits.val if splits.val is not None else splits.test, scaled.batch_size, one_hot),
         epochs=config.epochs,
         callbacks=callbacks,
         shuffle=False,  # the pipeline shuffles
-        verbose=verbose,
+        verbose=verbose if chief else 0,
     )
+    if not chief:
+        return TrainResult(history, run_dir)
 
     rows = read_history(os.path.join(run_dir, HISTORY_FILE))
     metrics = summarize(rows, split=evaluated)
     if splits.val is not None:
-        metrics |= evaluate_test_split(model, run_dir, eval_dataset(splits.test, config.batch_size))
+        metrics |= evaluate_test_split(model, run_dir, eval_dataset(splits.test, scaled.batch_size, one_hot))
     write_json(os.path.join(run_dir, METRICS_FILE), metrics)
     plot_curves(rows, os.path.join(run_dir, "curves.png"), title=f"{config.variant} ({run_dir})")
     if not np.isfinite(rows[-1]["loss"]):
@@ -115,6 +136,12 @@ def train_config(config: TrainConfig, run_dir: str | None = None, overwrite: boo
         f"in {metrics['wall_seconds'] / 60:.1f} min; results in {run_dir}"
     )
     return TrainResult(history, run_dir)
+
+
+def backup_folder(run_dir: str) -> str:
+    """BackupAndRestore's folder; each worker of a multi-worker run keeps its own, as each restores its own state."""
+    index = worker_index()
+    return os.path.join(run_dir, BACKUP_FOLDER, *([f"worker-{index}"] if "TF_CONFIG" in os.environ else []))
 
 
 def load_data(config: TrainConfig) -> Splits:
@@ -135,21 +162,34 @@ def normalization_stats(config: TrainConfig, splits: Splits) -> ChannelStats | N
     return channel_stats(splits.train.images) if config.normalization == "train" else None
 
 
-def compiled_model(config: TrainConfig, norm_stats: ChannelStats | None, num_classes: int) -> keras.Sequential:
-    """The variant's model, compiled with its optimizer, the cross-entropy loss, and top-1 (and top-5) accuracy."""
-    model = build_model(config, norm_stats, num_classes=num_classes)
-    top5 = [keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5_accuracy")] if num_classes > 5 else []
-    model.compile(
-        optimizer=keras.optimizers.SGD(learning_rate=config.lr, momentum=config.momentum),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy", *top5],
-    )
+def zca_stats(config: TrainConfig, splits: Splits, norm_stats: ChannelStats | None) -> tuple | None:
+    """ZCA (mean, matrix) of the training split as the whitening layer sees it, when the config whitens."""
+    if config.whitening != "zca":
+        return None
+    channel = norm_stats or (ChannelStats(LAB_MEAN, LAB_STD) if config.normalization == "lab" else None)
+    return zca_whitening(splits.train.images, config.zca_epsilon, channel)
+
+
+def compiled_model(
+    config: TrainConfig,
+    norm_stats: ChannelStats | None,
+    num_classes: int,
+    zca: tuple | None = None,
+    train_size: int | None = None,
+) -> keras.Sequential:
+    """The variant's model, compiled with its optimizer, loss and metrics (top-1, and top-5 over 5 classes).
+
+    `train_size` (images per epoch) sets the length of the per-step schedules (cosine, onecycle).
+    """
+    model = build_model(config, norm_stats, num_classes=num_classes, zca=zca)
+    if train_size is None and config.schedule not in PER_EPOCH_SCHEDULES:
+        raise ValueError(f"the {config.schedule} schedule needs train_size to know the steps per epoch")
+    optimizer = make_optimizer(config, steps_per_epoch=math.ceil((train_size or 1) / config.batch_size))
+    if compute_dtype(config) == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)  # float16 gradients underflow without it
+    loss, metrics = loss_and_metrics(config, num_classes)
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_setting(config))
     return model
-
-
-def learning_rate_callback(config: TrainConfig) -> keras.callbacks.Callback:
-    """Sets the learning rate at the start of every epoch (and logs it as `learning_rate`)."""
-    return keras.callbacks.LearningRateScheduler(exponential_decay(config.lr, config.lr_decay))
 
 
 def evaluate_test_split(model: keras.Model, run_dir: str, test_data) -> dict:

@@ -10,16 +10,26 @@ import tensorflow as tf
 from pipelines.sources import Split
 
 
-def train_dataset(split: Split, batch_size: int, seed: int) -> tf.data.Dataset:
-    """Shuffled (differently every epoch, repeatably for a seed) uint8 batches of `split`."""
-    return (
+def train_dataset(split: Split, batch_size: int, seed: int, one_hot: int | None = None) -> tf.data.Dataset:
+    """Shuffled (differently every epoch, repeatably for a seed) uint8 batches of `split`.
+
+    With `one_hot=num_classes` the labels come as one-hot float vectors (for soft-label losses).
+    """
+    batches = (
         tf.data.Dataset.from_tensor_slices((split.images, split.labels))
         .shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
         .batch(batch_size)
-        .prefetch(tf.data.AUTOTUNE)
     )
+    return _labels(batches, one_hot).prefetch(tf.data.AUTOTUNE)
 
 
-def eval_dataset(split: Split, batch_size: int) -> tf.data.Dataset:
+def eval_dataset(split: Split, batch_size: int, one_hot: int | None = None) -> tf.data.Dataset:
     """uint8 batches of `split` in a fixed order."""
-    return tf.data.Dataset.from_tensor_slices((split.images, split.labels)).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    batches = tf.data.Dataset.from_tensor_slices((split.images, split.labels)).batch(batch_size)
+    return _labels(batches, one_hot).prefetch(tf.data.AUTOTUNE)
+
+
+def _labels(batches: tf.data.Dataset, one_hot: int | None) -> tf.data.Dataset:
+    if one_hot is None:
+        return batches
+    return batches.map(lambda images, labels: (images, tf.one_hot(labels, one_hot)), num_parallel_calls=tf.data.AUTOTUNE)

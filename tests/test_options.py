@@ -1,0 +1,175 @@
+"""Beyond the lab: ZCA, augmentations, optimizers, schedules and label smoothing, each by its behaviour."""
+
+import json
+import re
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from keras_cnn import ConfigError, resolve_config, train
+from keras_cnn.models import MixingSequential, build_model
+from keras_cnn.optimization import learning_rate_schedule, make_optimizer, per_epoch_rate
+from pipelines.preprocessing import ColorJitter, Cutout, RandomCrop, ZCAWhitening, mix_batch, zca_whitening
+
+
+@pytest.fixture
+def images():
+    return np.random.default_rng(0).integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
+
+
+def test_zca_makes_the_training_covariance_close_to_identity():
+    rng = np.random.default_rng(0)
+    correlated = rng.normal(size=(4000, 12)) @ rng.normal(size=(12, 48))  # strongly correlated pixels
+    images = np.clip(128 + 15 * correlated, 0, 255).astype(np.uint8).reshape(4000, 4, 4, 3)
+    before = np.cov((images / 255.0).reshape(4000, -1), rowvar=False)
+    assert np.abs(before - np.diag(before.diagonal())).max() > 0.5 * before.diagonal().mean()
+    mean, matrix = zca_whitening(images, epsilon=1e-6)
+    whitened = np.asarray(ZCAWhitening(mean, matrix)((images / 255.0).astype("float32"))).reshape(4000, -1)
+    assert np.allclose(np.cov(whitened, rowvar=False), np.eye(48), atol=0.02)
+    assert np.allclose(matrix, matrix.T, atol=1e-5)  # ZCA, not just any whitening: symmetric
+
+
+def test_zca_epsilon_regularizes_small_directions():
+    images = np.random.default_rng(1).integers(0, 256, (500, 4, 4, 3), dtype=np.uint8)
+    _, sharp = zca_whitening(images, epsilon=1e-6)
+    _, smooth = zca_whitening(images, epsilon=1.0)
+    assert np.linalg.norm(smooth) < np.linalg.norm(sharp)
+
+
+def test_zca_variant_whitens_inside_the_model_and_survives_saving(tmp_path, images):
+    config = resolve_config("baseline", whitening="zca")
+    zca = zca_whitening(images, config.zca_epsilon)
+    model = build_model(config, zca=zca)
+    assert model.get_layer("zca").non_trainable_weights[1].shape == (3072, 3072)
+    model.save(tmp_path / "zca.keras")
+    loaded = keras.saving.load_model(tmp_path / "zca.keras")
+    assert np.allclose(np.asarray(loaded.get_layer("zca").matrix), zca[1])
+    assert np.allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
+
+
+def test_pad_crop32_crops_the_padded_image_in_training_and_is_the_identity_at_test(images):
+    layer = RandomCrop(32, 32, padding=4, seed=0)
+    assert np.array_equal(np.asarray(layer(images)), images)
+    crops = np.asarray(layer(images, training=True))
+    padded = np.pad(images, [(0, 0), (4, 4), (4, 4), (0, 0)])
+    for image, crop in zip(padded, crops):
+        assert any(np.array_equal(image[t : t + 32, l : l + 32], crop) for t in range(9) for l in range(9))
+    assert crops.shape == images.shape and not np.array_equal(crops, images)
+
+
+def test_cutout_zeroes_a_square_of_the_given_size_in_training_only():
+    ones = np.ones((200, 32, 32, 3), dtype="float32")
+    out = np.asarray(Cutout(8, seed=0)(ones, training=True))
+    zeros_per_image = (out[..., 0] == 0).sum(axis=(1, 2))
+    assert zeros_per_image.max() == 64 and zeros_per_image.min() > 0  # 8x8, clipped at the border
+    assert (zeros_per_image == 64).mean() > 0.4
+    for image in out[zeros_per_image == 64][:10]:
+        rows, cols = np.nonzero(image[..., 0] == 0)
+        assert rows.max() - rows.min() == 7 and cols.max() - cols.min() == 7
+    assert np.array_equal(np.asarray(Cutout(8)(ones)), ones)
+
+
+def test_color_jitter_is_mild_bounded_and_off_at_inference():
+    pixels = np.random.default_rng(2).uniform(0.2, 0.8, (32, 8, 8, 3)).astype("float32")
+    jittered = np.asarray(ColorJitter(0.1, seed=0)(pixels, training=True))
+    assert jittered.min() >= 0 and jittered.max() <= 1 and not np.allclose(jittered, pixels)
+    assert np.abs(jittered - pixels).mean() < 0.1
+    assert np.array_equal(np.asarray(ColorJitter(0.1)(pixels)), pixels)
+
+
+def test_mixup_labels_sum_to_one_and_images_are_mixtures(images):
+    labels = keras.ops.one_hot(np.arange(64) % 10, 10)
+    mixed, soft = mix_batch(images, labels, ("mixup",), 0.4, 1.0, keras.random.SeedGenerator(3))
+    soft = np.asarray(soft)
+    assert np.allclose(soft.sum(axis=1), 1.0, atol=1e-6)
+    assert ((soft > 0) & (soft < 1)).any()
+    weight = soft[np.arange(64), np.arange(64) % 10].min()  # own class keeps at least the mixing weight
+    assert np.asarray(mixed).dtype == np.uint8 and 0 <= weight <= 1
+
+
+def test_cutmix_labels_match_the_pasted_area(images):
+    labels = keras.ops.one_hot(np.arange(64) % 10, 10)
+    mixed, soft = mix_batch(images, labels, ("cutmix",), 0.4, 1.0, keras.random.SeedGenerator(4))
+    mixed, soft = np.asarray(mixed), np.asarray(soft)
+    assert np.allclose(soft.sum(axis=1), 1.0, atol=1e-6)
+    kept = (mixed == images).all(axis=3).mean(axis=(1, 2))  # share of each image's own pixels
+    own = soft[np.arange(64), np.arange(64) % 10]
+    partner_same_class = np.isclose(own, 1.0)
+    assert np.allclose(kept[~partner_same_class], own[~partner_same_class], atol=0.02)
+
+
+def test_mixing_variant_is_a_sequential_that_trains_and_reloads(tmp_path, images):
+    config = resolve_config("baseline", augment="flip,mixup,cutmix", label_smoothing=0.1)
+    model = build_model(config)
+    assert isinstance(model, MixingSequential) and isinstance(model, keras.Sequential)
+    model.save(tmp_path / "mix.keras")
+    loaded = keras.saving.load_model(tmp_path / "mix.keras")
+    assert isinstance(loaded, MixingSequential) and loaded.augment == ("flip", "mixup", "cutmix")
+
+
+def test_schedules_give_the_expected_rates():
+    steps = 100
+    cosine = learning_rate_schedule(resolve_config("bn", schedule="cosine", lr=0.1, epochs=10), steps)
+    assert float(cosine(0)) == pytest.approx(0.1) and float(cosine(500)) == pytest.approx(0.05, abs=1e-6)
+    assert float(cosine(1000)) == pytest.approx(0.0, abs=1e-7)
+    warm = learning_rate_schedule(resolve_config("bn", schedule="warmup-cosine", lr=0.1, epochs=10, warmup_epochs=2), steps)
+    assert float(warm(0)) == 0 and float(warm(100)) == pytest.approx(0.05) and float(warm(200)) == pytest.approx(0.1)
+    cycle = learning_rate_schedule(resolve_config("bn", schedule="onecycle", lr=0.1, epochs=10), steps)
+    assert float(cycle(0)) == pytest.approx(0.004) and float(cycle(300)) == pytest.approx(0.1)
+    assert float(cycle(1000)) == pytest.approx(0.1 / 25e4, rel=1e-3)
+    step = per_epoch_rate(resolve_config("bn", schedule="step", lr=0.1, lr_decay=0.1, lr_step_epochs=3))
+    assert [step(e) for e in (0, 2, 3, 6)] == pytest.approx([0.1, 0.1, 0.01, 0.001])
+    assert per_epoch_rate(resolve_config("bn"))(4) == pytest.approx(0.01 * 0.95**4)
+
+
+@pytest.mark.parametrize("name, cls", [("sgd", "SGD"), ("adam", "Adam"), ("adamw", "AdamW"), ("rmsprop", "RMSprop")])
+def test_optimizers(name, cls):
+    optimizer = make_optimizer(resolve_config("bn", optimizer=name, weight_decay=5e-4, momentum=0.9 if name != "adam" else 0.0), 10)
+    assert type(optimizer).__name__ == cls and optimizer.weight_decay == pytest.approx(5e-4)
+
+
+def test_weight_decay_skips_biases_and_batch_norm():
+    model = build_model("bn")
+    optimizer = make_optimizer(resolve_config("bn", weight_decay=1e-3), 10)
+    optimizer.build(model.trainable_variables)
+    decayed = {v.path.split("/")[-1] for v in model.trainable_variables if optimizer._use_weight_decay(v)}
+    assert decayed == {"kernel"}
+
+
+def test_nesterov_sets_sgd():
+    assert make_optimizer(resolve_config("bn", nesterov=True), 10).nesterov
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(augment="crop28,pad-crop32"), "two crops"),
+    (dict(nesterov=True, optimizer="adam", momentum=0.0), "nesterov needs the sgd optimizer"),
+    (dict(schedule="linear"), "schedule 'linear' is unknown"),
+    (dict(whitening="pca"), "whitening 'pca' is unknown"),
+    (dict(cutout_size=40), "cutout size must be between 1 and the image size"),
+    (dict(label_smoothing=1.0), "label smoothing must be in [0, 1)"),
+])
+def test_invalid_combinations_get_one_clear_line(overrides, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        resolve_config("bn", **overrides)
+
+
+def test_soft_label_run_end_to_end(cifar_like_folder, tmp_path):
+    _, run_dir = train("bn", data_dir=str(cifar_like_folder), epochs=2, batch_size=16, verbose=0,
+                       augment="pad-crop32,flip,cutout,mixup,cutmix,color", label_smoothing=0.1, cutout_size=8,
+                       optimizer="adamw", weight_decay=1e-4, lr=1e-3, schedule="onecycle", run_dir=str(tmp_path / "r"))
+    rows = (Path(run_dir) / "history.csv").read_text().splitlines()
+    assert len(rows) == 3
+    record = json.loads((Path(run_dir) / "config.json").read_text())
+    assert record["config"]["augment"] == ["pad-crop32", "flip", "cutout", "mixup", "cutmix", "color"]
+    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    assert 0 <= metrics["final_test_accuracy"] <= 1
+    rates = [float(line.split(",")[1]) for line in rows[1:]]
+    assert rates[0] == pytest.approx(1e-3 / 25, rel=1e-3) and rates[1] > rates[0]  # onecycle ramps up, logged per epoch
+
+
+def test_zca_run_end_to_end(cifar_like_folder, tmp_path):
+    _, run_dir = train("augment", data_dir=str(cifar_like_folder), epochs=1, batch_size=16, verbose=0, whitening="zca",
+                       run_dir=str(tmp_path / "r"))
+    assert json.loads((Path(run_dir) / "config.json").read_text())["config"]["whitening"] == "zca"
