@@ -19,7 +19,9 @@ def make_strategy(config: TrainConfig) -> tf.distribute.Strategy:
     if config.strategy == "mirrored":
         return tf.distribute.MirroredStrategy()
     if config.strategy == "multi-worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        _fix_keras_multi_worker()
+        return strategy
     return tf.distribute.get_strategy()
 
 
@@ -39,3 +41,46 @@ def worker_index() -> int:
 def jit_setting(config: TrainConfig):
     """Keras' compile(jit_compile=...) value for the setting."""
     return {"auto": "auto", "on": True, "off": False}[config.jit_compile]
+
+
+def _fix_keras_multi_worker() -> None:
+    """Mend Keras 3's `fit` under MultiWorkerMirroredStrategy (keras-team/keras#20585, open for Keras 3.x).
+
+    Two reductions in Keras' TensorFlow trainer fail with several workers: the sample batch that
+    builds the optimizer and metrics is averaged across workers (only its shapes matter: this
+    worker's own batch does), and scalar logs are averaged with axis=0. Both are replaced here,
+    only in processes that ask for the multi-worker strategy.
+    """
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    if getattr(tf_trainer, "_keras_cnn_multi_worker_fix", False):
+        return
+    reduce_per_replica = tf_trainer.reduce_per_replica
+
+    def reduce_scalar_logs(values, strategy, reduction="auto"):
+        if reduction in ("auto", "mean") and tf_trainer._collective_all_reduce_multi_worker(strategy):
+            return tf.nest.map_structure(lambda value: strategy.reduce("MEAN", value, axis=None), values)
+        return reduce_per_replica(values, strategy, reduction)
+
+    def build_from_local_batch(self, iterator=None, data_batch=None):
+        if self._distribute_strategy is None:
+            return
+        if iterator is not None:
+            for _, _, batches in iterator:
+                data_batch = tf.nest.map_structure(_local_value(self.distribute_strategy), next(batches))
+                break
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    tf_trainer.reduce_per_replica = reduce_scalar_logs
+    tf_trainer.TensorFlowTrainer._maybe_symbolic_build = build_from_local_batch
+    tf_trainer._keras_cnn_multi_worker_fix = True
+
+
+def _local_value(strategy):
+    def local(value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return strategy.experimental_local_results(value)[0]
+        return value
+
+    return local

@@ -113,13 +113,23 @@ def train_config(config: TrainConfig, run_dir: str | None = None, overwrite: boo
         shuffle=False,  # the pipeline shuffles
         verbose=verbose if chief else 0,
     )
+    test_data = eval_dataset(splits.test, scaled.batch_size, one_hot)
+    # On every worker: evaluating a distributed model is a collective operation.
+    final_test = model.evaluate(test_data, verbose=0, return_dict=True) if splits.val is not None else None
+    if "TF_CONFIG" in os.environ:
+        remove_empty_folder(os.path.join(run_dir, BACKUP_FOLDER))  # the workers' backups are gone: Keras removed them
     if not chief:
         return TrainResult(history, run_dir)
 
     rows = read_history(os.path.join(run_dir, HISTORY_FILE))
     metrics = summarize(rows, split=evaluated)
-    if splits.val is not None:
-        metrics |= evaluate_test_split(model, run_dir, eval_dataset(splits.test, scaled.batch_size, one_hot))
+    if final_test is not None:
+        best_test = keras.saving.load_model(os.path.join(run_dir, "best.keras")).evaluate(test_data, verbose=0, return_dict=True)
+        metrics |= {
+            "final_test_accuracy": final_test["accuracy"],
+            "final_test_loss": final_test["loss"],
+            "best_test_accuracy": best_test["accuracy"],
+        }
     write_json(os.path.join(run_dir, METRICS_FILE), metrics)
     plot_curves(rows, os.path.join(run_dir, "curves.png"), title=f"{config.variant} ({run_dir})")
     if not np.isfinite(rows[-1]["loss"]):
@@ -192,15 +202,12 @@ def compiled_model(
     return model
 
 
-def evaluate_test_split(model: keras.Model, run_dir: str, test_data) -> dict:
-    """Test-split results of the final model and of best.keras (chosen on the validation split)."""
-    final = model.evaluate(test_data, verbose=0, return_dict=True)
-    best = keras.saving.load_model(os.path.join(run_dir, "best.keras")).evaluate(test_data, verbose=0, return_dict=True)
-    return {
-        "final_test_accuracy": final["accuracy"],
-        "final_test_loss": final["loss"],
-        "best_test_accuracy": best["accuracy"],
-    }
+def remove_empty_folder(folder: str) -> None:
+    """Remove `folder` if it is empty (the backup folder after training); another worker may still use it."""
+    try:
+        os.rmdir(folder)
+    except OSError:
+        pass
 
 
 def run_record(config: TrainConfig, data: dict, norm_stats) -> dict:
