@@ -37,10 +37,7 @@ def prepare_run_dir(run_dir: str, config: TrainConfig, overwrite: bool = False) 
         return False
     if os.path.exists(os.path.join(run_dir, METRICS_FILE)):
         raise RunDirError(f"{run_dir} holds a finished run: pass --overwrite to train it again, or --run-dir for a new one")
-    stored = read_json(config_path).get("config", {})
-    changed = [
-        f"{name} {stored.get(name)!r} -> {value!r}" for name, value in config.to_dict().items() if stored.get(name) != value
-    ]
+    changed = changed_settings(run_dir, config)
     if changed:
         raise RunDirError(
             f"{run_dir} holds an unfinished run with other settings ({'; '.join(changed)}): rerun with its settings "
@@ -48,3 +45,9 @@ def prepare_run_dir(run_dir: str, config: TrainConfig, overwrite: bool = False) 
         )
     remove_leftovers(run_dir)
     return True
+
+
+def changed_settings(run_dir: str, config: TrainConfig) -> list[str]:
+    """The settings of the run in `run_dir` that `config` changes, as "name old -> new"."""
+    stored = read_json(os.path.join(run_dir, CONFIG_FILE)).get("config", {})
+    return [f"{name} {stored.get(name)!r} -> {value!r}" for name, value in config.to_dict().items() if stored.get(name) != value]

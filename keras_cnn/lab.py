@@ -1,0 +1,129 @@
+"""The lab's progression in one call: LeNet5 on MNIST, then the CIFAR-10 variants in order, then the report.
+
+Each variant trains into <out>/<variant> with the same shared settings. Rerunning the same call
+skips the finished runs and resumes the unfinished one (`train_config` resumes a run directory
+whose settings match), so an interruption costs at most the epoch in progress.
+"""
+
+import os
+
+import keras
+
+from keras_cnn.config import VARIANTS, TrainConfig, resolve_config
+from keras_cnn.errors import ConfigError, DataError, RunDirError
+from keras_cnn.report import REPORT_FILE, compare
+from keras_cnn.rundir import CONFIG_FILE, METRICS_FILE, changed_settings
+from keras_cnn.training import TrainingDiverged, train_config
+
+LAB = tuple(VARIANTS)  # lenet5, baseline, norm, augment, momentum, dropout, bn
+MNIST_TEST_FRACTION = 0.2  # for an MNIST folder of class folders without train/ and test/
+
+
+def train_lab(
+    out: str = "runs/lab",
+    variants: list[str] | None = None,
+    *,
+    data_dir: str | None = None,
+    mnist_dir: str | None = None,
+    epochs: int | None = None,
+    lenet5_epochs: int | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    batch_size: int | None = None,
+    verbose="auto",
+    say=print,
+) -> dict[str, str]:
+    """Train `variants` (default: the whole lab) in lab order into out/<variant>, then write out/report.md.
+
+    `data_dir` is CIFAR-10's image folder (default: tfds), `mnist_dir` LeNet5's (default: tfds;
+    a folder of class folders is split 80/20). `epochs` applies to the CIFAR-10 variants,
+    `lenet5_epochs` to LeNet5 (defaults: the variants', 30 and 5); `limit`, `seed` and
+    `batch_size` to every run. Returns each variant's outcome: "trained", "resumed", "finished"
+    (done before: skipped), "diverged" or "skipped" (lenet5 without MNIST data).
+    """
+    configs, outcomes = lab_configs(variants, data_dir, mnist_dir, epochs, lenet5_epochs, limit, seed, batch_size, say)
+    _check_existing_runs(out, configs)  # before any training, so a conflict never waits behind hours of it
+
+    for number, (name, config) in enumerate(configs.items(), 1):
+        run_dir = os.path.join(out, name)
+        tag = f"[{number}/{len(configs)}] {name}"
+        if os.path.exists(os.path.join(run_dir, METRICS_FILE)):
+            say(f"{tag}: already finished in {run_dir}, skipped")
+            outcomes[name] = "finished"
+            continue
+        resuming = os.path.exists(os.path.join(run_dir, CONFIG_FILE))
+        say(f"{tag}: {'resuming' if resuming else 'training'} into {run_dir}")
+        keras.backend.clear_session()  # free the previous variant's model and start from a fresh state
+        try:
+            train_config(config, run_dir=run_dir, verbose=verbose)
+            outcomes[name] = "resumed" if resuming else "trained"
+        except TrainingDiverged as error:
+            say(f"{tag}: {error}; going on with the next variant")
+            outcomes[name] = "diverged"
+
+    # The report covers every lab run in `out`, also those of earlier calls with other --variants.
+    run_dirs = [os.path.join(out, name) for name in LAB if os.path.exists(os.path.join(out, name, CONFIG_FILE))]
+    compare(run_dirs, out, say=say)
+    counts = ", ".join(f"{list(outcomes.values()).count(o)} {o}" for o in dict.fromkeys(outcomes.values()))
+    say(f"Lab done ({counts}); report: {os.path.join(out, REPORT_FILE)}")
+    return outcomes
+
+
+def lab_configs(
+    variants, data_dir, mnist_dir, epochs, lenet5_epochs, limit, seed, batch_size, say
+) -> tuple[dict[str, TrainConfig], dict[str, str]]:
+    """The TrainConfig of each variant to run, in lab order, and the outcome of those left out."""
+    for flag, folder in (("--data-dir", data_dir), ("--mnist-dir", mnist_dir)):
+        if folder is not None and not os.path.isdir(folder):
+            raise DataError(f"{flag} {folder} is not a folder: point it at an image folder")
+    unknown = sorted(set(variants or ()) - set(LAB))
+    if unknown:
+        raise ConfigError(f"unknown variant(s) {', '.join(unknown)} in --variants: choose from {','.join(LAB)}")
+    chosen = [name for name in LAB if variants is None or name in variants]
+
+    shared = dict(limit=limit, seed=seed) | ({"batch_size": batch_size} if batch_size is not None else {})
+    configs, outcomes = {}, {}
+    for name in chosen:
+        if name != "lenet5":
+            configs[name] = resolve_config(name, data_dir=data_dir, **shared, **_given(epochs=epochs))
+        elif mnist_dir is not None:
+            configs[name] = resolve_config(name, **_mnist_source(mnist_dir), **shared, **_given(epochs=lenet5_epochs))
+        elif data_dir is None:
+            configs[name] = resolve_config(name, **shared, **_given(epochs=lenet5_epochs))  # tfds mnist
+        elif variants is not None:
+            raise ConfigError(
+                "lenet5 trains on MNIST, and --data-dir is CIFAR-10's: add --mnist-dir DIR "
+                "(e.g. ../shared/data/mnist-sample), or leave lenet5 out of --variants"
+            )
+        else:
+            say("lenet5: skipped, it trains on MNIST and --data-dir is CIFAR-10's; add --mnist-dir DIR "
+                "(e.g. ../shared/data/mnist-sample) to include it")
+            outcomes[name] = "skipped"
+    if not configs:
+        raise ConfigError("nothing to train: choose --variants among " + ",".join(LAB))
+    return configs, outcomes
+
+
+def _mnist_source(mnist_dir: str) -> dict:
+    """An MNIST folder with train/ and test/ is used as is; a folder of class folders is split 80/20."""
+    has_splits = all(os.path.isdir(os.path.join(mnist_dir, split)) for split in ("train", "test"))
+    return dict(data_dir=mnist_dir, test_fraction=0.0 if has_splits else MNIST_TEST_FRACTION)
+
+
+def _given(**settings) -> dict:
+    return {name: value for name, value in settings.items() if value is not None}
+
+
+def _check_existing_runs(out: str, configs: dict[str, TrainConfig]) -> None:
+    """A run directory in `out` must hold a run of the same settings: it is then skipped or resumed, never mixed."""
+    for name, config in configs.items():
+        run_dir = os.path.join(out, name)
+        if not os.path.exists(os.path.join(run_dir, CONFIG_FILE)):
+            continue
+        changed = changed_settings(run_dir, config)
+        if changed:
+            state = "finished" if os.path.exists(os.path.join(run_dir, METRICS_FILE)) else "unfinished"
+            raise RunDirError(
+                f"{run_dir} holds a {state} run with other settings ({'; '.join(changed)}): rerun lab with the "
+                f"settings it was started with, or choose another --out"
+            )

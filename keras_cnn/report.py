@@ -1,0 +1,464 @@
+"""Compare finished runs: report.md (one row per run) and charts, all read from the runs' own files.
+
+Every number comes from a run directory's history.csv, metrics.json and config.json; nothing is
+typed in by hand. A folder that is not a finished run of the current format is reported in one
+line and left out. Charts are matplotlib PNGs (Agg backend: no display needed), and a variant
+keeps its colour in every chart.
+"""
+
+import math
+import os
+from collections import Counter
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from keras_cnn.config import VARIANTS  # noqa: E402
+from keras_cnn.errors import KerasCnnError  # noqa: E402
+from keras_cnn.files import atomic_write, read_json, write_text  # noqa: E402
+from keras_cnn.history import read_history, summarize  # noqa: E402
+from keras_cnn.rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE  # noqa: E402
+
+REPORT_FILE = "report.md"
+TEST_ACCURACY_CHART = "test_accuracy.png"
+TRAIN_VS_TEST_CHART = "train_vs_test.png"
+LEARNING_RATE_CHART = "learning_rate.png"
+
+# One colour per lab variant, in lab order, so a variant looks the same in every chart and every
+# report; runs of other names (or a second run of a variant) take the colours after these.
+LAB_COLORS = dict(zip(VARIANTS, plt.get_cmap("tab10").colors))
+EXTRA_COLORS = plt.get_cmap("tab10").colors[len(VARIANTS) :] + plt.get_cmap("Dark2").colors
+SPLIT_NAMES = {"test": "test", "val": "validation"}
+
+
+class NotARun(KerasCnnError):
+    """A folder that is not a finished run of the current format, so it cannot be compared."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished run as its files hold it."""
+
+    path: str
+    settings: dict  # config.json "config": every TrainConfig setting
+    rows: list[dict]  # history.csv
+    metrics: dict  # metrics.json
+    split: str  # the split evaluated every epoch: "test", or "val" for a --val-split run
+
+    @property
+    def variant(self) -> str:
+        return self.settings.get("variant") or os.path.basename(os.path.normpath(self.path))
+
+    @property
+    def summary(self) -> dict:
+        """Final and best accuracy, losses and timings, computed from history.csv like metrics.json."""
+        return summarize(self.rows, self.split)
+
+    @property
+    def diverged_epoch(self) -> int | None:
+        """The epoch whose training loss became NaN or infinite, if any."""
+        return next((row["epoch"] for row in self.rows if not _finite(row.get("loss"))), None)
+
+    def column(self, name: str) -> list[float]:
+        """A history.csv column per epoch, NaN where absent or not finite (matplotlib leaves gaps there)."""
+        return [row[name] if _finite(row.get(name)) else math.nan for row in self.rows]
+
+
+def load_run(path: str) -> Run:
+    """Read a finished run directory; NotARun says in one line why `path` cannot be compared."""
+    if not os.path.exists(path):
+        raise NotARun("does not exist")
+    if not os.path.isdir(path):
+        raise NotARun("not a folder")
+    if not os.path.exists(os.path.join(path, CONFIG_FILE)):
+        raise NotARun(f"not a run directory (no {CONFIG_FILE})")
+    if not os.path.exists(os.path.join(path, METRICS_FILE)):
+        raise NotARun(f"unfinished (no {METRICS_FILE}): rerun its training command to finish it")
+    try:
+        record = read_json(os.path.join(path, CONFIG_FILE))
+        metrics = read_json(os.path.join(path, METRICS_FILE))
+        rows = read_history(os.path.join(path, HISTORY_FILE))
+    except (OSError, ValueError) as error:
+        raise NotARun(f"unreadable run files ({error})") from None
+    settings = record.get("config") if isinstance(record, dict) else None
+    if not isinstance(settings, dict):
+        raise NotARun(f"older format ({CONFIG_FILE} has no \"config\" settings): retrain it to compare it")
+    if not isinstance(metrics, dict):
+        raise NotARun(f"{METRICS_FILE} holds no JSON object: retrain it to compare it")
+    if not rows:
+        raise NotARun(f"{HISTORY_FILE} is missing or empty")
+    split = "val" if "val_accuracy" in rows[0] else "test"
+    required = ("epoch", "loss", "accuracy", f"{split}_loss", f"{split}_accuracy")
+    missing = [name for name in required if name not in rows[0]]
+    if missing:
+        columns = f"column{'s' if len(missing) > 1 else ''}"
+        raise NotARun(f"older format ({HISTORY_FILE} has no {', '.join(missing)} {columns}): retrain it to compare it")
+    return Run(path, settings, rows, metrics, split)
+
+
+def find_run_dirs(paths: list[str]) -> list[str]:
+    """`paths` with each folder of runs (like the lab's --out) replaced by its run directories, lab variants first."""
+    lab_order = {name: index for index, name in enumerate(VARIANTS)}
+    found = []
+    for path in paths:
+        children = sorted(os.listdir(path)) if os.path.isdir(path) and not _holds_run(path) else []
+        runs = [os.path.join(path, name) for name in children if _holds_run(os.path.join(path, name))]
+        found += sorted(runs, key=lambda run: lab_order.get(os.path.basename(run), len(lab_order))) or [path]
+    return found
+
+
+def compare(run_dirs: list[str], out: str | None = None, say=print) -> list[str]:
+    """Write report.md and the charts for the finished runs among `run_dirs` into `out`; return the files written.
+
+    `out` defaults to the folder that holds the run directories. A folder of runs stands for
+    the runs in it. Folders that are not finished runs are reported with `say` and left out.
+    """
+    runs = []
+    skipped = []
+    for path in find_run_dirs(run_dirs):
+        try:
+            runs.append(load_run(path))
+        except NotARun as error:
+            say(f"skipped {path}: {error}")
+            skipped.append((path, str(error)))
+    if not runs:
+        raise NotARun(f"nothing to compare: no finished run among {' '.join(run_dirs)}")
+    out = out or os.path.commonpath([os.path.dirname(os.path.abspath(run.path)) for run in runs])
+    os.makedirs(out, exist_ok=True)
+
+    labels = run_labels(runs)
+    colors = run_colors([run.variant for run in runs])
+    written = [
+        plot_test_accuracy(runs, labels, colors, os.path.join(out, TEST_ACCURACY_CHART)),
+        plot_train_vs_test(runs, labels, colors, os.path.join(out, TRAIN_VS_TEST_CHART)),
+    ]
+    learning_rate_path = os.path.join(out, LEARNING_RATE_CHART)
+    if any(len({lr for lr in run.column("learning_rate") if math.isfinite(lr)}) > 1 for run in runs):
+        written.append(plot_learning_rate(runs, labels, colors, learning_rate_path))
+    elif os.path.exists(learning_rate_path):
+        os.remove(learning_rate_path)  # from an earlier comparison; the report no longer refers to it
+    charts = [os.path.basename(path) for path in written]
+    report_path = os.path.join(out, REPORT_FILE)
+    write_text(report_path, report_markdown(runs, labels, charts, skipped, run_dirs, out))
+    return [report_path, *written]
+
+
+def run_labels(runs: list[Run]) -> list[str]:
+    """The variant name of each run; where runs share a variant, their folder name (or path) and the variant."""
+    counts = Counter(run.variant for run in runs)
+    folders = [os.path.basename(os.path.normpath(run.path)) for run in runs]
+    if len(set(folders)) < len(folders):
+        folders = [run.path for run in runs]
+    return [
+        run.variant if counts[run.variant] == 1 or folder == run.variant else f"{folder} ({run.variant})"
+        for run, folder in zip(runs, folders)
+    ]
+
+
+def run_colors(names: list[str]) -> list[tuple]:
+    """A colour per run: a lab variant's own colour for its first run, then unused colours in turn."""
+    extra = iter(EXTRA_COLORS * (1 + len(names) // len(EXTRA_COLORS)))
+    seen = set()
+    colors = []
+    for name in names:
+        colors.append(LAB_COLORS[name] if name in LAB_COLORS and name not in seen else next(extra))
+        seen.add(name)
+    return colors
+
+
+# --- report.md ---
+
+
+def report_markdown(
+    runs: list[Run], labels: list[str], charts: list[str], skipped: list, run_dirs: list[str], out: str
+) -> str:
+    """The comparison as Markdown: settings shared by all runs, one table row per run, charts, notes."""
+    word = _split_word(runs)
+    headers = [
+        "run",
+        "settings (changes from the row above)",
+        "epochs",
+        f"final {word} acc",
+        f"best {word} acc (epoch)",
+        "final train acc",
+        f"train − {word} gap",
+        f"min {word} loss (epoch)",
+        f"final {word} loss",
+        "s/epoch",
+        "train images/s",
+    ]
+    rows = [[label, settings, *_result_cells(run)] for label, run, settings in zip(labels, runs, _settings_cells(runs))]
+    notes = [(label, note) for label, run in zip(labels, runs) if (note := _note(run))]
+
+    # A column with one value for every run is stated once, above the table (settings: in the shared list).
+    same = [index for index in range(2, len(headers)) if len(runs) > 1 and len({row[index] for row in rows}) == 1]
+    same += [] if _differing_settings(runs) else [1]
+    shared_settings = _shared_settings(runs)
+    lines = [f"# Comparison of {len(runs)} run{'s' if len(runs) != 1 else ''}", ""]
+    lines.append(
+        "Generated from each run's `history.csv`, `metrics.json` and `config.json` by "
+        f"`python train_keras.py compare {' '.join(run_dirs)} --out {out}`."
+    )
+    lines.append("")
+    if shared_settings:
+        lines.append("**Settings of every run:** " + ", ".join(f"`{item}`" for item in shared_settings) + ".")
+        lines.append("")
+    for index in same:
+        if index != 1:
+            lines.append(f"**{headers[index]}, every run:** {rows[0][index]}")
+            lines.append("")
+    keep = [index for index in range(len(headers)) if index not in same]
+    lines.append("| " + " | ".join(headers[index] for index in keep) + " |")
+    lines.append("|" + "|".join("---" if index < 2 else "---:" for index in keep) + "|")
+    lines += ["| " + " | ".join(row[index] for index in keep) + " |" for row in rows]
+    lines.append("")
+    lines.append(_column_notes(word))
+    if notes:
+        lines += ["", "**Notes:**", *[f"- {label}: {note}" for label, note in notes]]
+    titles = {
+        TEST_ACCURACY_CHART: f"{word.capitalize()} accuracy per epoch",
+        TRAIN_VS_TEST_CHART: f"Train vs {word} per run",
+        LEARNING_RATE_CHART: "Learning rate per epoch",
+    }
+    for chart in charts:
+        lines += ["", f"![{titles[chart]}]({chart})"]
+    lines += ["", "**Run directories:**", *[f"- {label}: `{run.path}`" for label, run in zip(labels, runs)]]
+    if skipped:
+        lines += ["", "**Not compared:**", *[f"- `{path}`: {reason}" for path, reason in skipped]]
+    return "\n".join(lines) + "\n"
+
+
+def _result_cells(run: Run) -> list[str]:
+    summary = run.summary
+    split = run.split
+    planned = run.settings.get("epochs")
+    epochs = str(summary["epochs"]) if planned in (None, summary["epochs"]) else f"{summary['epochs']} of {planned}"
+    return [
+        epochs,
+        _percent(summary[f"final_{split}_accuracy"]),
+        f"{_percent(summary[f'best_{split}_accuracy'])} ({summary['best_epoch'] or '–'})",
+        _percent(summary["final_train_accuracy"]),
+        _points(summary[f"train_{split}_gap"]),
+        f"{_decimal(summary[f'min_{split}_loss'], 3)} ({summary[f'min_{split}_loss_epoch'] or '–'})",
+        _decimal(summary[f"final_{split}_loss"], 3),
+        _decimal(summary["seconds_per_epoch"], 1),
+        _decimal(summary["train_images_per_second"], 0),
+    ]
+
+
+def _settings_cells(runs: list[Run]) -> list[str]:
+    """Per run, the settings that differ between runs: all in the first row, then the changes from the row above."""
+    names = _differing_settings(runs)
+    cells, previous = [], None
+    for run in runs:
+        changed = [
+            name for name in names if previous is None or _show(run.settings.get(name)) != _show(previous.get(name))
+        ]
+        cells.append(", ".join(f"{name}={_show(run.settings.get(name))}" for name in changed) or "same as above")
+        previous = run.settings
+    return cells
+
+
+def _differing_settings(runs: list[Run]) -> list[str]:
+    names = dict.fromkeys(name for run in runs for name in run.settings if name != "variant")
+    return [name for name in names if len({_show(run.settings.get(name)) for run in runs}) > 1]
+
+
+def _shared_settings(runs: list[Run]) -> list[str]:
+    differing = set(_differing_settings(runs)) | {"variant"}
+    return [f"{name}={_show(value)}" for name, value in runs[0].settings.items() if name not in differing]
+
+
+def _note(run: Run) -> str:
+    notes = []
+    if run.diverged_epoch is not None:
+        notes.append(f"diverged: the training loss became NaN or infinite in epoch {run.diverged_epoch}")
+    if run.split == "val":
+        notes.append(
+            "selected on a validation split (--val-split); the test split, evaluated once at the end: final model "
+            f"{_percent(run.metrics.get('final_test_accuracy'))}, "
+            f"best.keras {_percent(run.metrics.get('best_test_accuracy'))}"
+        )
+    return "; ".join(notes)
+
+
+def _column_notes(word: str) -> str:
+    return (
+        f"Accuracies are top-1. *train acc* is Keras' running average over the epoch, in training mode (augmentation "
+        f"and dropout on); the {word} columns are the end-of-epoch model in inference mode. *gap* is in percentage "
+        f"points at the last epoch. A {word} loss that rises from its minimum while the train accuracy still climbs "
+        "is the lab's overfitting signal. *s/epoch*: median epoch time, evaluation included; *train images/s*: the "
+        "training steps of the last epoch."
+    )
+
+
+def _split_word(runs: list[Run]) -> str:
+    splits = {run.split for run in runs}
+    return SPLIT_NAMES[splits.pop()] if len(splits) == 1 else "held-out"
+
+
+def _show(value) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(value) or "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "none" if value is None else str(value)
+
+
+def _percent(value) -> str:
+    return f"{100 * value:.1f}%" if _finite(value) else "–"
+
+
+def _points(value) -> str:
+    return f"{100 * value:+.1f} pp" if _finite(value) else "–"
+
+
+def _decimal(value, digits: int) -> str:
+    return f"{value:,.{digits}f}" if _finite(value) else "–"
+
+
+def _finite(value) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _holds_run(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, CONFIG_FILE))
+
+
+# --- charts ---
+
+
+def plot_test_accuracy(runs: list[Run], labels: list[str], colors: list, path: str) -> str:
+    """Every run's held-out accuracy per epoch on one chart; the legend gives each run's final value."""
+    word = _split_word(runs)
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for run, label, color in zip(runs, labels, colors):
+        accuracy = [100 * value for value in run.column(f"{run.split}_accuracy")]
+        if word == "held-out" and run.split == "val":
+            label += " (validation)"
+        final = _percent(run.summary[f"final_{run.split}_accuracy"])
+        label = f"{label}: {final} at the end"
+        axes.plot(run.column("epoch"), accuracy, color=color, marker="o", markersize=3, label=label)
+    axes.set_title(f"{word.capitalize()} accuracy per epoch (top-1, end-of-epoch model)")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(f"{word} accuracy (%)")
+    _epoch_axis(axes, max(len(run.rows) for run in runs))
+    axes.grid(alpha=0.3)
+    axes.legend(title="run", loc="best", fontsize="small")
+    return _save(figure, path)
+
+
+def plot_train_vs_test(runs: list[Run], labels: list[str], colors: list, path: str) -> str:
+    """Small multiples: per run, accuracy (top) and loss (bottom) per epoch, train solid and held-out dashed.
+
+    All accuracy panels share one y scale and all loss panels another, so the panels compare.
+    """
+    word = _split_word(runs)
+    # One y range for every accuracy panel and one for every loss panel, from all runs.
+    accuracy_limits = _limits([100 * v for r in runs for c in _metric_columns(r, "accuracy") for v in r.column(c)])
+    loss_limits = _limits([v for run in runs for c in _metric_columns(run, "loss") for v in run.column(c)])
+    columns = min(len(runs), 4)
+    grid_rows = math.ceil(len(runs) / columns)
+    figure = plt.figure(figsize=(3.4 * columns + 0.4, 4.6 * grid_rows + 0.8), layout="constrained")
+    cells = figure.subfigures(grid_rows, columns, squeeze=False)
+    for index, (run, label, color) in enumerate(zip(runs, labels, colors)):
+        cell = cells[index // columns, index % columns]
+        accuracy_axes, loss_axes = cell.subplots(2, 1, sharex=True)
+        epochs = run.column("epoch")
+        for accuracy, loss in zip(_metric_columns(run, "accuracy"), _metric_columns(run, "loss")):
+            style = _line_style(accuracy, color)
+            accuracy_axes.plot(epochs, [100 * v for v in run.column(accuracy)], **style)
+            loss_axes.plot(epochs, run.column(loss), **style)
+        cell.suptitle(label, color=color, fontweight="bold")
+        accuracy_axes.set_ylim(accuracy_limits)
+        loss_axes.set_ylim(loss_limits)
+        accuracy_axes.set_ylabel("accuracy (%)")
+        loss_axes.set_ylabel("loss (cross-entropy)")
+        loss_axes.set_xlabel("epoch")
+        for panel in (accuracy_axes, loss_axes):
+            _epoch_axis(panel, len(run.rows))
+            panel.grid(alpha=0.3)
+    styles = [("accuracy", "train (running average over the epoch, training mode)")]
+    if any("train_eval_accuracy" in run.rows[0] for run in runs):
+        styles.append(("train_eval_accuracy", "train (end of epoch, inference mode)"))
+    styles.append(("test_accuracy", f"{word} (end of epoch, inference mode)"))
+    figure.legend(
+        [Line2D([], [], **_line_style(column, "0.3")) for column, _ in styles],
+        [name for _, name in styles],
+        loc="outside lower center",
+        ncol=len(styles),
+        frameon=False,
+    )
+    figure.suptitle(f"Train vs {word}, per run: accuracy (top) and loss (bottom) per epoch", fontsize="x-large")
+    return _save(figure, path)
+
+
+def plot_learning_rate(runs: list[Run], labels: list[str], colors: list, path: str) -> str:
+    """The learning rate of every epoch (set at the epoch's start), on a log scale.
+
+    Runs often share a schedule: their lines then alternate dashes of each run's colour, so
+    every run stays visible.
+    """
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    schedules = [run.column("learning_rate") for run in runs]
+    for run, schedule, color in zip(runs, schedules, colors):
+        sharing = [other for other in schedules if _same_start(schedule, other)]
+        position = next(index for index, other in enumerate(sharing) if other is schedule)
+        dash = 4.0
+        style = (position * dash, (dash, dash * (len(sharing) - 1))) if len(sharing) > 1 else "-"
+        axes.plot(run.column("epoch"), schedule, color=color, linewidth=2.5, linestyle=style)
+    axes.legend([Line2D([], [], color=color, linewidth=2) for color in colors], labels, title="run", fontsize="small")
+    axes.set_yscale("log")
+    axes.set_title("Learning rate per epoch (set at the start of each epoch)")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("learning rate (log scale)")
+    _epoch_axis(axes, max(len(run.rows) for run in runs))
+    axes.grid(alpha=0.3, which="both")
+    return _save(figure, path)
+
+
+def _same_start(a: list[float], b: list[float]) -> bool:
+    """Whether two per-epoch series agree on the epochs both have."""
+    return all(math.isclose(x, y) for x, y in zip(a, b))
+
+
+def _metric_columns(run: Run, metric: str) -> list[str]:
+    """The history.csv columns of `metric`: training (running average), --eval-train's if present, held-out."""
+    return [name for name in (metric, f"train_eval_{metric}", f"{run.split}_{metric}") if name in run.rows[0]]
+
+
+def _line_style(column: str, color) -> dict:
+    """Training: solid line, dots; training split in inference mode: dotted, crosses; held-out: dashed, open circles.
+
+    The markers tell the curves apart where a run has a single epoch (no line to see).
+    """
+    if column.startswith("train_eval_"):
+        return dict(color=color, linestyle=":", marker="x", markersize=5)
+    if column in ("accuracy", "loss"):
+        return dict(color=color, linestyle="-", marker="o", markersize=3)
+    return dict(color=color, linestyle="--", marker="o", markersize=5, markerfacecolor="white")
+
+
+def _limits(values: list[float]) -> tuple[float, float]:
+    """A y range from 0 (or just below the data) to just above the finite values."""
+    finite = [v for v in values if math.isfinite(v)] or [0.0, 1.0]
+    low, high = min(finite), max(finite)
+    pad = 0.05 * (high - low or 1)
+    return max(0.0, low - pad), high + pad
+
+
+def _epoch_axis(axes, epochs: int) -> None:
+    """Whole epochs from 1, with room around the first and last one (a 1-epoch run is a point)."""
+    axes.set_xlim(0.5, epochs + 0.5)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+
+
+def _save(figure, path: str) -> str:
+    atomic_write(path, lambda tmp_path: figure.savefig(tmp_path, dpi=100))
+    plt.close(figure)
+    return path
