@@ -22,7 +22,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from keras_cnn.config import DATASET_SHAPES, resolve_config  # noqa: E402
-from keras_cnn.models import build_model  # noqa: E402
+from keras_cnn.models import compute_dtype  # noqa: E402
+from keras_cnn.training import compiled_model  # noqa: E402
 from pipelines.datasets import train_dataset  # noqa: E402
 from pipelines.preprocessing import channel_stats  # noqa: E402
 from pipelines.sources import load_splits  # noqa: E402
@@ -37,20 +38,19 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20, help="untimed steps first (tracing, caches)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--modes", default="synthetic,pipeline", help="comma-separated: synthetic, pipeline")
+    parser.add_argument("--mixed-precision", action="store_true")
+    parser.add_argument("--jit-compile", choices=["auto", "on", "off"], default="auto")
     args = parser.parse_args()
 
-    config = resolve_config(args.variant, data_dir=args.data_dir, batch_size=args.batch_size)
+    config = resolve_config(args.variant, data_dir=args.data_dir, batch_size=args.batch_size,
+                            mixed_precision=args.mixed_precision, jit_compile=args.jit_compile)
     shape = DATASET_SHAPES[config.dataset]
     modes = args.modes.split(",")
     splits = load_splits(config.dataset, shape, data_dir=config.data_dir, seed=config.seed) if "pipeline" in modes else None
     stats = channel_stats(splits.train.images) if splits is not None and config.normalization == "train" else None
-    model = build_model(config, stats)
-    model.compile(
-        optimizer=keras.optimizers.SGD(config.lr, momentum=config.momentum),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    print(f"{args.variant}: batch {args.batch_size}, {args.steps} steps x {args.repeats} repeats, "
+    model = compiled_model(config, stats, num_classes=10, train_size=50_000)
+    setting = f"{compute_dtype(config)}, jit_compile={model.jit_compile}"
+    print(f"{args.variant}: batch {args.batch_size}, {args.steps} steps x {args.repeats} repeats, {setting}, "
           f"TF {tf.__version__}, Keras {keras.__version__}, TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS')}, "
           f"{os.cpu_count()} CPUs, devices {[d.name for d in tf.config.list_logical_devices()]}")
 
@@ -75,7 +75,7 @@ def main() -> None:
     peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     for mode, rate in results.items():
         epoch = 50_000 / rate
-        print(f"{mode:<9} median {rate:7.1f} images/s  ({epoch:5.1f} s per 50k-image epoch of training steps)")
+        print(f"{mode:<9} median {rate:7.1f} images/s  ({epoch:5.1f} s per 50k-image epoch of training steps)  [{setting}]")
     if len(results) == 2:
         print(f"pipeline / synthetic = {results['pipeline'] / results['synthetic']:.3f}")
     print(f"peak RSS {peak_rss_mib:.0f} MiB")
