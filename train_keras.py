@@ -18,6 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from keras_cnn.config import VARIANTS, TrainConfig, resolve_config, variant_changes  # noqa: E402
 from keras_cnn.errors import ConfigError, KerasCnnError  # noqa: E402
+from keras_cnn import search_space  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,8 +50,124 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--run-dir", metavar="DIR", help="output folder (default: runs/<variant>)")
     train.add_argument("--overwrite", action="store_true", help="replace a finished run, or one with other settings, in the run folder")
     train.add_argument("--verbose", choices=["0", "1", "2", "auto"], default="auto", help="0 silent, 1 progress bar, 2 one line per epoch")
+    train.add_argument("--export", action="store_true", help="when training ends, export best.keras to saved_models/<run folder name> (as `export`; --overwrite also replaces that export)")
     add_setting_flags(train)
     train.set_defaults(command=run_train)
+
+    export = commands.add_parser(
+        "export",
+        help="export a run's model as a SavedModel (uint8 images in, probabilities out)",
+        description="Export a run's model as a TensorFlow SavedModel whose serving_default signature takes raw uint8 "
+        "images of the data set's native size and returns class probabilities, preprocessing included.",
+    )
+    export.add_argument("--run", required=True, metavar="DIR", help="run folder, e.g. runs/bn")
+    export.add_argument("--to", metavar="DIR", help="export folder (default: saved_models/<run folder name>)")
+    export.add_argument("--checkpoint", choices=["best", "last"], default="best", help="best.keras (default) or last.keras")
+    export.add_argument("--tflite", action="store_true", help="also write model.tflite, converted from the SavedModel")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing export in the folder")
+    export.set_defaults(command=run_export)
+
+    predict = commands.add_parser(
+        "predict",
+        help="classify PNG/JPEG files with an exported model",
+        description="Print the top classes of each image file (folders are searched for .png/.jpg/.jpeg). Images of "
+        "another size are resized to the model's native size. Exit code 1 if any file could not be predicted.",
+    )
+    predict.add_argument("paths", nargs="+", metavar="IMAGE", help="image files or folders of them")
+    predict.add_argument("--model", required=True, metavar="DIR", help="exported model folder, e.g. saved_models/bn")
+    predict.add_argument("--top-k", type=int, default=3, metavar="K", help="classes to print per image (default: 3)")
+    predict.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
+    predict.set_defaults(command=run_predict)
+
+    lab = commands.add_parser(
+        "lab",
+        help="train the lab's progression, one run folder per variant, then write the report",
+        description="Train LeNet5 on MNIST, then the CIFAR-10 variants baseline -> norm -> augment -> momentum -> "
+        "dropout -> bn with shared settings, into --out/<variant>, then compare them (report.md and charts in --out). "
+        "After an interruption, rerun the same command: finished runs are skipped, the unfinished one resumes.",
+    )
+    lab.add_argument("--data-dir", metavar="DIR", help="CIFAR-10 image folder DIR/train/<class>/*, DIR/test/<class>/* (default: tensorflow-datasets)")
+    lab.add_argument("--mnist-dir", metavar="DIR", help="MNIST image folder for lenet5: train/ and test/, or only class folders "
+                     "(then 20%% of each class is the test split). Default: tensorflow-datasets; with --data-dir but no "
+                     "--mnist-dir, lenet5 is skipped")
+    lab.add_argument("--epochs", type=int, metavar="N", help=f"epochs of each CIFAR-10 variant (default: {VARIANTS['baseline']['epochs']}, the lab's)")
+    lab.add_argument("--lenet5-epochs", type=int, metavar="N", help=f"epochs of lenet5 (default: {VARIANTS['lenet5']['epochs']}, the lab's)")
+    lab.add_argument("--limit", type=int, metavar="N", help="every run uses a seeded random subset of N images of each split")
+    lab.add_argument("--seed", type=int, default=0, metavar="N", help="seed of every run (default: 0)")
+    lab.add_argument("--batch-size", type=int, metavar="N", help="batch size of every run (default: 128, the lab's)")
+    lab.add_argument("--variants", metavar="A,B", help=f"train only these ({','.join(VARIANTS)}), in lab order; the report covers every lab run in --out")
+    lab.add_argument("--out", default="runs/lab", metavar="DIR", help="folder of the run folders and the report (default: runs/lab)")
+    lab.add_argument("--verbose", choices=["0", "1", "2", "auto"], default="auto", help="0 silent, 1 progress bar, 2 one line per epoch")
+    lab.set_defaults(command=run_lab)
+
+    compare = commands.add_parser(
+        "compare",
+        help="compare finished runs: report.md and charts",
+        description="Write report.md (one row per run), test_accuracy.png, train_vs_test.png and, when a learning rate "
+        "changes, learning_rate.png, all from the runs' own history.csv, metrics.json and config.json. A folder of runs "
+        "(like lab's --out) stands for the runs in it; a folder that is not a finished run is named and skipped.",
+    )
+    compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders, or folders of them")
+    compare.add_argument("--out", metavar="DIR", help="folder for the report and charts (default: the folder that holds the runs)")
+    compare.set_defaults(command=run_compare)
+
+    describe = commands.add_parser(
+        "describe",
+        help="the network layer by layer: shapes, weights, receptive fields, multiply-accumulates",
+        description="Print, for every layer of a variant's network, its output shape, its weights and their formula, "
+        "the receptive field of one unit on the input image (size and jump), and its multiply-accumulates per image; "
+        "then the totals and, for each convolution, the weights a fully-connected layer with the same input and output "
+        "would need. With an --input-size other than the data set's, the dense layers do not fit, so the "
+        "fully-convolutional equivalent (the one `heatmap` uses) is described.",
+    )
+    describe.add_argument("--variant", choices=list(VARIANTS), default="bn", help="lab variant (default: bn)")
+    describe.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"), help="input image size (default: the data set's)")
+    describe.add_argument("--fully-conv", action="store_true", help="describe the fully-convolutional equivalent even on the data set's size")
+    describe.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    describe.set_defaults(command=run_describe)
+
+    heatmap = commands.add_parser(
+        "heatmap",
+        help="map of class scores over an image of any size, from a trained run",
+        description="Make the run's model fully convolutional (fc4 a 4x4 convolution, fc5 a 1x1 one, same weights), "
+        "apply it to IMAGE (PNG/JPEG of any size from 28x28 for the crop variants, 32x32 for the others) and write a "
+        "PNG with the image beside the class-probability maps of the top classes.",
+    )
+    heatmap.add_argument("image", metavar="IMAGE", help="PNG or JPEG file")
+    heatmap.add_argument("--run", required=True, metavar="RUN_DIR", help="run folder, e.g. runs/bn")
+    heatmap.add_argument("--checkpoint", choices=["best", "last"], default="best", help="best.keras (default) or last.keras")
+    heatmap.add_argument("--top", type=int, default=4, metavar="K", help="classes to show, highest probability anywhere first (default: 4)")
+    heatmap.add_argument("--out", metavar="PNG", help="output file (default: RUN_DIR/heatmap-<image name>.png)")
+    heatmap.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    heatmap.set_defaults(command=run_heatmap)
+
+    tune = commands.add_parser(
+        "tune",
+        help="search learning rate, momentum, decay, dropout and batch size with keras-tuner",
+        description="Search hyperparameters of a variant with keras-tuner. Each trial trains the variant (settings "
+        "below, as for train) with the trial's values for --epochs epochs (hyperband: at most) and scores its best "
+        "accuracy on the --val-split validation images or, without them, on the test split. A searchable setting "
+        "given as a flag (e.g. --lr 0.01), or a range with equal ends, is fixed. --out receives trials.csv, "
+        "summary.md, best.json (for train --config), objective.png and keras-tuner's state: rerun the same command "
+        "to resume an interrupted search, with a larger --max-trials to extend a finished one.",
+        epilog="distributed search (keras-tuner's chief/worker mode; all share --out and the command):\n"
+        "  KERASTUNER_TUNER_ID=chief KERASTUNER_ORACLE_IP=127.0.0.1 KERASTUNER_ORACLE_PORT=8000 python train_keras.py tune ...\n"
+        "  KERASTUNER_TUNER_ID=tuner0 KERASTUNER_ORACLE_IP=127.0.0.1 KERASTUNER_ORACLE_PORT=8000 python train_keras.py tune ...\n"
+        "  (one more worker per KERASTUNER_TUNER_ID tuner1, tuner2, ...). The chief hands out trials and writes the\n"
+        "  reports; the workers train.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tune.add_argument("--variant", choices=list(VARIANTS), default="bn", help="lab variant to start from (default: bn)")
+    tune.add_argument("--tuner", default="random", metavar="{" + ",".join(search_space.TUNERS) + "}", help="search algorithm (default: random)")
+    tune.add_argument("--max-trials", type=int, default=20, metavar="N", help="trials to run (default: 20)")
+    tune.add_argument("--out", metavar="DIR", help="output folder (default: tuning/<variant>-<tuner>)")
+    for name, (flag, _, _) in search_space.RANGES.items():
+        tune.add_argument(flag, nargs=2, type=float, metavar=("LOW", "HIGH"), help=f"range of {name} (default: {search_space.default_text(name)})")
+    tune.add_argument(search_space.BATCH_SIZES_FLAG, metavar="A,B", help=f"batch sizes to choose from (default: {search_space.default_text('batch_size')})")
+    tune.add_argument("--overwrite", action="store_true", help="start the search in --out over instead of resuming it")
+    tune.add_argument("--verbose", choices=["0", "1", "2", "auto"], default="auto", help="0 silent, 1 progress bar, 2 one line per epoch")
+    add_setting_flags(tune)
+    tune.set_defaults(command=run_tune)
     return parser
 
 
@@ -74,7 +191,90 @@ def run_train(args: argparse.Namespace) -> int:
     from keras_cnn.training import train_config
 
     config = config_from_args(args)
-    train_config(config, run_dir=args.run_dir, overwrite=args.overwrite, verbose=args.verbose if args.verbose == "auto" else int(args.verbose))
+    result = train_config(config, run_dir=args.run_dir, overwrite=args.overwrite, verbose=args.verbose if args.verbose == "auto" else int(args.verbose))
+    if args.export:
+        from keras_cnn.export import export_run
+
+        export_run(result.run_dir, overwrite=args.overwrite, verbose=args.verbose != "0")
+    return 0
+
+
+def run_tune(args: argparse.Namespace) -> int:
+    import_tensorflow_quietly()
+    from keras_cnn.tuning import tune
+
+    names = {field.name for field in dataclasses.fields(TrainConfig)} - {"variant"}
+    settings = {name: value for name, value in vars(args).items() if name in names}
+    ranges = {name: getattr(args, flag[2:].replace("-", "_")) for name, flag in search_space.FLAGS.items()}
+    try:
+        tune(args.variant, tuner=args.tuner, max_trials=args.max_trials, out=args.out, overwrite=args.overwrite,
+             verbose=args.verbose if args.verbose == "auto" else int(args.verbose),
+             space={name: value for name, value in ranges.items() if value is not None}, **settings)
+    except KeyboardInterrupt:
+        print("\ninterrupted: rerun the same command to resume the search (finished trials are kept)", file=sys.stderr)
+        return 130
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    import_tensorflow_quietly()
+    from keras_cnn.export import export_run
+
+    export_run(args.run, to=args.to, checkpoint=args.checkpoint, tflite=args.tflite, overwrite=args.overwrite)
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    import_tensorflow_quietly()
+    from keras_cnn.predict import predict, print_results
+
+    results = predict(args.model, args.paths, top_k=args.top_k)
+    print_results(results, as_json=args.json)
+    return 1 if any("error" in result for result in results) else 0
+
+
+def run_lab(args: argparse.Namespace) -> int:
+    import_tensorflow_quietly()
+    from keras_cnn.lab import train_lab
+
+    train_lab(
+        args.out,
+        [name.strip() for name in args.variants.split(",") if name.strip()] if args.variants else None,
+        data_dir=args.data_dir,
+        mnist_dir=args.mnist_dir,
+        epochs=args.epochs,
+        lenet5_epochs=args.lenet5_epochs,
+        limit=args.limit,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        verbose=args.verbose if args.verbose == "auto" else int(args.verbose),
+    )
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from keras_cnn.report import compare
+
+    written = compare(args.run_dirs, args.out)
+    print("Wrote " + ", ".join(written))
+    return 0
+
+
+def run_describe(args: argparse.Namespace) -> int:
+    import_tensorflow_quietly()
+    from keras_cnn.analysis import describe, format_markdown, format_text
+
+    analysis = describe(args.variant, args.input_size, fully_conv=args.fully_conv)
+    print((format_markdown if args.markdown else format_text)(analysis), end="")
+    return 0
+
+
+def run_heatmap(args: argparse.Namespace) -> int:
+    import_tensorflow_quietly()
+    from keras_cnn.fullyconv import heatmap
+
+    path, scores = heatmap(args.run, args.image, out=args.out, checkpoint=args.checkpoint, top=args.top, overwrite=args.overwrite)
+    print(f"Wrote {path} ({scores.shape[0]}x{scores.shape[1]} map of {scores.shape[2]} class scores)")
     return 0
 
 

@@ -24,6 +24,13 @@ _LAZY = {
     "train_config": "keras_cnn.training",
     "TrainResult": "keras_cnn.training",
     "build_model": "keras_cnn.models",
+    "export_run": "keras_cnn.export",
+    "predict": "keras_cnn.predict",
+    "describe": "keras_cnn.analysis",
+    "fully_convolutional": "keras_cnn.fullyconv",
+    "train_lab": "keras_cnn.lab",
+    "compare": "keras_cnn.report",
+    "tune": "keras_cnn.tuning",
 }
 
 __all__ = [
