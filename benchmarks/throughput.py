@@ -40,7 +40,11 @@ def main() -> None:
     parser.add_argument("--modes", default="synthetic,pipeline", help="comma-separated: synthetic, pipeline")
     parser.add_argument("--mixed-precision", action="store_true")
     parser.add_argument("--jit-compile", choices=["auto", "on", "off"], default="auto")
+    parser.add_argument("--inter-op-threads", type=int, default=0, help="0: TensorFlow's default")
+    parser.add_argument("--intra-op-threads", type=int, default=0, help="0: TensorFlow's default")
     args = parser.parse_args()
+    tf.config.threading.set_inter_op_parallelism_threads(args.inter_op_threads)
+    tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
 
     config = resolve_config(args.variant, data_dir=args.data_dir, batch_size=args.batch_size,
                             mixed_precision=args.mixed_precision, jit_compile=args.jit_compile)
@@ -49,7 +53,8 @@ def main() -> None:
     splits = load_splits(config.dataset, shape, data_dir=config.data_dir, seed=config.seed) if "pipeline" in modes else None
     stats = channel_stats(splits.train.images) if splits is not None and config.normalization == "train" else None
     model = compiled_model(config, stats, num_classes=10, train_size=50_000)
-    setting = f"{compute_dtype(config)}, jit_compile={model.jit_compile}"
+    setting = (f"{compute_dtype(config)}, jit_compile={model.jit_compile}, "
+               f"threads inter {args.inter_op_threads} intra {args.intra_op_threads}")
     print(f"{args.variant}: batch {args.batch_size}, {args.steps} steps x {args.repeats} repeats, {setting}, "
           f"TF {tf.__version__}, Keras {keras.__version__}, TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS')}, "
           f"{os.cpu_count()} CPUs, devices {[d.name for d in tf.config.list_logical_devices()]}")

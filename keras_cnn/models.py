@@ -9,6 +9,7 @@ import numpy as np
 from keras import layers
 
 from keras_cnn.config import DATASET_SHAPES, LAB_MEAN, LAB_STD, TrainConfig, resolve_config
+from keras_cnn.layers import FusedBatchNormalization
 from pipelines.preprocessing import ChannelStats, ColorJitter, Cutout, RandomCrop, RandomFlip, ZCAWhitening, mix_batch
 
 CROP_SIZE = 28  # the lab's augmentation crop
@@ -93,8 +94,8 @@ def cifar_cnn(config: TrainConfig, num_classes: int = 10) -> list[layers.Layer]:
         # PyTorch's BatchNorm2d defaults, as in the lab: running stats updated by 0.1 per step, eps 1e-5.
         # Across replicas the statistics are synchronized, so a global batch normalizes as on one device.
         normalize = [
-            layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=config.strategy != "default",
-                                      dtype=dtype, name=f"bn{index}")
+            FusedBatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=config.strategy != "default",
+                                    dtype=dtype, name=f"bn{index}")
         ] if config.batch_norm else []
         return [
             layers.Conv2D(filters, 5, padding="same", dtype=dtype, name=f"conv{index}"),

@@ -161,3 +161,33 @@ def test_saved_model_file_round_trip_keeps_predictions(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
     assert np.allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)
+
+
+def test_fused_batch_norm_matches_keras_and_updates_running_stats_like_pytorch():
+    import keras
+    import tensorflow as tf
+
+    from keras_cnn.layers import FusedBatchNormalization
+
+    rng = np.random.default_rng(3)
+    x = tf.constant((2.0 + 3.0 * rng.standard_normal((8, 5, 5, 4))).astype("float32"))
+    fused = FusedBatchNormalization(momentum=0.9, epsilon=1e-5)
+    plain = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
+    fused.build(x.shape)
+    plain.build(x.shape)
+    for layer in (fused, plain):
+        layer.gamma.assign(rng.uniform(0.5, 1.5, 4).astype("float32"))
+        layer.beta.assign(rng.uniform(-1, 1, 4).astype("float32"))
+    plain.set_weights(fused.get_weights())
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        out_fused, out_plain = fused(x, training=True), plain(x, training=True)
+        loss_fused, loss_plain = tf.reduce_sum(out_fused**2), tf.reduce_sum(out_plain**2)
+    assert np.allclose(out_fused, out_plain, atol=1e-4)
+    assert np.allclose(tape.gradient(loss_fused, x), tape.gradient(loss_plain, x), atol=1e-3)
+    assert np.allclose(tape.gradient(loss_fused, fused.gamma), tape.gradient(loss_plain, plain.gamma), atol=1e-3)
+    batch = x.numpy().reshape(-1, 4)
+    assert np.allclose(fused.moving_mean, 0.1 * batch.mean(axis=0), atol=1e-5)
+    # PyTorch's BatchNorm2d (the lab's) updates the running variance with the unbiased batch variance.
+    assert np.allclose(fused.moving_variance, 0.9 + 0.1 * batch.var(axis=0, ddof=1), atol=1e-4)
+    assert np.allclose(fused(x, training=False), plain.__class__.call(fused, x, training=False), atol=1e-5)
