@@ -173,3 +173,19 @@ def test_zca_run_end_to_end(cifar_like_folder, tmp_path):
     _, run_dir = train("augment", data_dir=str(cifar_like_folder), epochs=1, batch_size=16, verbose=0, whitening="zca",
                        run_dir=str(tmp_path / "r"))
     assert json.loads((Path(run_dir) / "config.json").read_text())["config"]["whitening"] == "zca"
+
+
+def test_export_of_a_run_with_zca_and_every_augmentation_takes_pixels_and_predicts_like_keras(cifar_like_folder, tmp_path):
+    import tensorflow as tf
+
+    from keras_cnn.export import export_run
+
+    _, run_dir = train("bn", data_dir=str(cifar_like_folder), epochs=1, batch_size=16, verbose=0, whitening="zca",
+                       augment="pad-crop32,flip,cutout,color,mixup", run_dir=str(tmp_path / "r"))
+    export_run(run_dir, to=str(tmp_path / "export"), verbose=False)
+    serve = tf.saved_model.load(str(tmp_path / "export")).signatures["serving_default"]
+    pixels = np.random.default_rng(5).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    served = serve(pixels=tf.constant(pixels))["probabilities"].numpy()
+    expected = keras.saving.load_model(Path(run_dir) / "best.keras").predict(pixels, verbose=0)
+    assert np.allclose(served, expected, atol=1e-5)
+    assert np.array_equal(served, serve(pixels=tf.constant(pixels))["probabilities"].numpy())  # no augmentation

@@ -120,3 +120,19 @@ def test_multi_worker_on_loopback_finishes_an_epoch_and_writes_one_set_of_output
     record = json.loads((tmp_path / "run" / "config.json").read_text())["platform"]
     assert record["replicas"] == 2 and record["global_batch_size"] == 16
     assert len((tmp_path / "run" / "history.csv").read_text().splitlines()) == 2
+
+
+def test_mixed_precision_run_exports_a_float32_probability_signature(cifar_like_folder, tmp_path):
+    import tensorflow as tf
+
+    from keras_cnn.export import export_run
+
+    _, run_dir = train("bn", data_dir=str(cifar_like_folder), epochs=1, batch_size=16, mixed_precision=True,
+                       run_dir=str(tmp_path / "r"), verbose=0)
+    export_run(run_dir, to=str(tmp_path / "export"), verbose=False)
+    serve = tf.saved_model.load(str(tmp_path / "export")).signatures["serving_default"]
+    pixels = np.random.default_rng(6).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    served = serve(pixels=tf.constant(pixels))["probabilities"]
+    assert served.dtype == tf.float32
+    expected = keras.saving.load_model(Path(run_dir) / "best.keras").predict(pixels, verbose=0)
+    assert np.allclose(served.numpy(), expected, atol=1e-5)
