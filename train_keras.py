@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--run-dir", metavar="DIR", help="output folder (default: runs/<variant>)")
     train.add_argument("--overwrite", action="store_true", help="replace a finished run, or one with other settings, in the run folder")
     train.add_argument("--verbose", choices=["0", "1", "2", "auto"], default="auto", help="0 silent, 1 progress bar, 2 one line per epoch")
+    add_platform_flags(train)
     train.add_argument("--export", action="store_true", help="when training ends, export best.keras to saved_models/<run folder name> (as `export`; --overwrite also replaces that export)")
     add_setting_flags(train)
     train.set_defaults(command=run_train)
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--variants", metavar="A,B", help=f"train only these ({','.join(VARIANTS)}), in lab order; the report covers every lab run in --out")
     lab.add_argument("--out", default="runs/lab", metavar="DIR", help="folder of the run folders and the report (default: runs/lab)")
     lab.add_argument("--verbose", choices=["0", "1", "2", "auto"], default="auto", help="0 silent, 1 progress bar, 2 one line per epoch")
+    add_platform_flags(lab)
     lab.set_defaults(command=run_lab)
 
     compare = commands.add_parser(
@@ -166,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument(search_space.BATCH_SIZES_FLAG, metavar="A,B", help=f"batch sizes to choose from (default: {search_space.default_text('batch_size')})")
     tune.add_argument("--overwrite", action="store_true", help="start the search in --out over instead of resuming it")
     tune.add_argument("--verbose", choices=["0", "1", "2", "auto"], default="auto", help="0 silent, 1 progress bar, 2 one line per epoch")
+    add_platform_flags(tune)
     add_setting_flags(tune)
     tune.set_defaults(command=run_tune)
     return parser
@@ -187,7 +190,7 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    import_tensorflow_quietly()
+    apply_platform_flags(args)
     from keras_cnn.training import train_config
 
     config = config_from_args(args)
@@ -200,7 +203,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_tune(args: argparse.Namespace) -> int:
-    import_tensorflow_quietly()
+    apply_platform_flags(args)
     from keras_cnn.tuning import tune
 
     names = {field.name for field in dataclasses.fields(TrainConfig)} - {"variant"}
@@ -234,7 +237,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_lab(args: argparse.Namespace) -> int:
-    import_tensorflow_quietly()
+    apply_platform_flags(args)
     from keras_cnn.lab import train_lab
 
     train_lab(
@@ -301,6 +304,34 @@ def load_settings_file(path: str) -> dict:
     if not isinstance(settings, dict):
         raise ConfigError(f"--config {path} must hold a JSON object of settings")
     return dict(settings)
+
+
+def add_platform_flags(parser: argparse.ArgumentParser) -> None:
+    """Speed-only settings; the defaults are what measured fastest here (BENCHMARKS.md)."""
+    group = parser.add_argument_group("platform (speed only)")
+    group.add_argument("--onednn", choices=["on", "off"], help="TensorFlow's oneDNN CPU kernels (default: on)")
+    group.add_argument("--intra-op-threads", type=_count, default=0, metavar="N",
+                       help="threads of one op (default 0: TensorFlow's choice, one per core)")
+    group.add_argument("--inter-op-threads", type=_count, default=0, metavar="N",
+                       help="ops run at once (default 0: TensorFlow's choice)")
+
+
+def apply_platform_flags(args: argparse.Namespace) -> None:
+    """Apply --onednn (before TensorFlow is imported) and the thread pools (before its first op)."""
+    if args.onednn:
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if args.onednn == "on" else "0"
+    import_tensorflow_quietly()
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.inter_op_threads)
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (automatic) or more, got {value}")
+    return value
 
 
 def import_tensorflow_quietly() -> None:

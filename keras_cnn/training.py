@@ -229,5 +229,7 @@ def run_record(config: TrainConfig, data: dict, norm_stats) -> dict:
             "machine": platform.platform(),
             "devices": [device.name for device in tf.config.list_logical_devices()],
             "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+            "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),  # 0: TensorFlow's choice
+            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
         },
     }

@@ -136,3 +136,15 @@ def test_mixed_precision_run_exports_a_float32_probability_signature(cifar_like_
     assert served.dtype == tf.float32
     expected = keras.saving.load_model(Path(run_dir) / "best.keras").predict(pixels, verbose=0)
     assert np.allclose(served.numpy(), expected, atol=1e-5)
+
+
+def test_platform_flags_set_the_thread_pools_and_are_recorded(cifar_like_folder, tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "train_keras.py"), "train", "--variant", "baseline", "--data-dir",
+         str(cifar_like_folder), "--epochs", "1", "--batch-size", "16", "--run-dir", "run", "--verbose", "0",
+         "--intra-op-threads", "1", "--inter-op-threads", "2", "--onednn", "off"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    platform = json.loads((tmp_path / "run" / "config.json").read_text())["platform"]
+    assert (platform["intra_op_threads"], platform["inter_op_threads"], platform["TF_ENABLE_ONEDNN_OPTS"]) == (1, 2, "0")
