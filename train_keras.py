@@ -323,8 +323,18 @@ def apply_platform_flags(args: argparse.Namespace) -> None:
     import_tensorflow_quietly()
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.inter_op_threads)
+    # 0 means "leave TensorFlow's choice": setting it anyway fails once TensorFlow has run an op
+    # (e.g. when main() is called twice in one Python process, as in notebooks and tests).
+    try:
+        if args.intra_op_threads:
+            tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
+        if args.inter_op_threads:
+            tf.config.threading.set_inter_op_parallelism_threads(args.inter_op_threads)
+    except RuntimeError:
+        raise ConfigError(
+            "--intra-op-threads/--inter-op-threads must be set before TensorFlow runs its first op: "
+            "start a new Python process (or call tf.config.threading first)"
+        ) from None
 
 
 def _count(text: str) -> int:

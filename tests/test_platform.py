@@ -148,3 +148,14 @@ def test_platform_flags_set_the_thread_pools_and_are_recorded(cifar_like_folder,
     assert result.returncode == 0, result.stderr[-2000:]
     platform = json.loads((tmp_path / "run" / "config.json").read_text())["platform"]
     assert (platform["intra_op_threads"], platform["inter_op_threads"], platform["TF_ENABLE_ONEDNN_OPTS"]) == (1, 2, "0")
+
+
+def test_thread_flags_after_tensorflow_started_are_a_one_line_error(capsys):
+    import tensorflow as tf
+    import train_keras
+
+    tf.constant(1.0) + 1.0  # TensorFlow has run an op: its thread pools are fixed from here on
+    wanted = tf.config.threading.get_intra_op_parallelism_threads() + 3
+    code = train_keras.main(["train", "--variant", "baseline", "--intra-op-threads", str(wanted)])
+    assert code == 1
+    assert "must be set before TensorFlow runs its first op" in capsys.readouterr().err
