@@ -9,6 +9,6 @@ ROUNDS=${ROUNDS:-3}
 export TF_CPP_MIN_LOG_LEVEL=3
 for round in $(seq "$ROUNDS"); do
     echo "round $round"
-    python benchmarks/throughput.py --variant bn --data-dir "$DATA" --steps 100 --repeats 3 2>&1 | grep "median\|ratio\|synthetic =\|RSS"
+    python benchmarks/throughput.py --variant bn --data-dir "$DATA" --steps 100 --repeats 3 2>&1 | grep "median\|^pipeline / synthetic\|^peak RSS"
     python benchmarks/torch_reference.py --data-dir "$DATA" --steps 100 --repeats 3 2>&1 | grep "median"
 done

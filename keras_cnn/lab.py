@@ -15,7 +15,8 @@ from keras_cnn.report import REPORT_FILE, compare
 from keras_cnn.rundir import CONFIG_FILE, METRICS_FILE, changed_settings
 from keras_cnn.training import TrainingDiverged, train_config
 
-LAB = tuple(VARIANTS)  # lenet5, baseline, norm, augment, momentum, dropout, bn
+# The lab's own sequence; variants beyond it (e.g. "best") run with --variants.
+LAB = ("lenet5", "baseline", "norm", "augment", "momentum", "dropout", "bn")
 MNIST_TEST_FRACTION = 0.2  # for an MNIST folder of class folders without train/ and test/
 
 
@@ -62,7 +63,7 @@ def train_lab(
             outcomes[name] = "diverged"
 
     # The report covers every lab run in `out`, also those of earlier calls with other --variants.
-    run_dirs = [os.path.join(out, name) for name in LAB if os.path.exists(os.path.join(out, name, CONFIG_FILE))]
+    run_dirs = [os.path.join(out, name) for name in VARIANTS if os.path.exists(os.path.join(out, name, CONFIG_FILE))]
     compare(run_dirs, out, say=say)
     counts = ", ".join(f"{list(outcomes.values()).count(o)} {o}" for o in dict.fromkeys(outcomes.values()))
     say(f"Lab done ({counts}); report: {os.path.join(out, REPORT_FILE)}")
@@ -76,10 +77,10 @@ def lab_configs(
     for flag, folder in (("--data-dir", data_dir), ("--mnist-dir", mnist_dir)):
         if folder is not None and not os.path.isdir(folder):
             raise DataError(f"{flag} {folder} is not a folder: point it at an image folder")
-    unknown = sorted(set(variants or ()) - set(LAB))
+    unknown = sorted(set(variants or ()) - set(VARIANTS))
     if unknown:
-        raise ConfigError(f"unknown variant(s) {', '.join(unknown)} in --variants: choose from {','.join(LAB)}")
-    chosen = [name for name in LAB if variants is None or name in variants]
+        raise ConfigError(f"unknown variant(s) {', '.join(unknown)} in --variants: choose from {','.join(VARIANTS)}")
+    chosen = [name for name in VARIANTS if name in (LAB if variants is None else variants)]
 
     shared = dict(limit=limit, seed=seed) | ({"batch_size": batch_size} if batch_size is not None else {})
     configs, outcomes = {}, {}
@@ -100,7 +101,7 @@ def lab_configs(
                 "(e.g. ../shared/data/mnist-sample) to include it")
             outcomes[name] = "skipped"
     if not configs:
-        raise ConfigError("nothing to train: choose --variants among " + ",".join(LAB))
+        raise ConfigError("nothing to train: choose --variants among " + ",".join(VARIANTS))
     return configs, outcomes
 
 

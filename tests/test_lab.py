@@ -105,6 +105,9 @@ def test_sources_and_epochs_of_the_lab(cifar_like_folder, mnist_like_folder, tmp
     assert configs["lenet5"].test_fraction == 0.2 and configs["bn"].data_dir is None  # bn: tensorflow-datasets
     assert {(c.limit, c.seed, c.batch_size) for c in configs.values()} == {(100, 1, 32)}
 
+    configs, _ = lab_configs(["best", "bn"], str(cifar_like_folder), None, 3, None, None, 0, None, print)
+    assert list(configs) == ["bn", "best"]  # beyond the lab only when asked, after it in the lab's order
+
     split = write_image_folder(tmp_path / "mnist-split", classes=("0", "1"), shape=(28, 28, 1))
     configs, _ = lab_configs(["lenet5"], None, str(split), None, 2, None, 0, None, print)
     assert configs["lenet5"].test_fraction == 0.0 and configs["lenet5"].epochs == 2

@@ -96,6 +96,16 @@ def test_variants_are_cumulative_in_the_labs_order():
     assert not settings["dropout"].batch_norm
 
 
+def test_best_variant_keeps_the_bn_network_and_its_weights():
+    best, bn = build_model("best"), build_model("bn")
+    layer_kinds = lambda model: [type(layer).__name__ for layer in model.layers if layer.trainable_weights]  # noqa: E731
+    assert layer_kinds(best) == layer_kinds(bn)
+    assert trainable_counts(best) == trainable_counts(bn)
+    assert {name: count for name, count in trainable_counts(best).items() if name in CIFAR_WEIGHTS} == CIFAR_WEIGHTS
+    assert tuple(best.get_layer("pool3").output.shape[1:]) == (4, 4, 64)  # whole 32x32 images: plain pools
+    assert best.get_layer("dropout").rate == resolve_config("best").dropout > 0
+
+
 def test_batch_norm_sits_right_after_each_convolution():
     names = [layer.name for layer in build_model("bn").layers]
     for i in (1, 2, 3):
