@@ -183,3 +183,17 @@ def test_unreadable_run_files_are_skipped(tmp_path, capsys, junk):
     compare([str(tmp_path / "bn"), str(tmp_path / "norm")], out=str(tmp_path / "out"))
     assert capsys.readouterr().out.startswith(f"skipped {tmp_path / 'norm'}: ")
     assert list(table((tmp_path / "out" / "report.md").read_text())) == ["bn"]
+
+
+def test_a_run_from_before_a_setting_existed_counts_as_its_default(tmp_path):
+    write_run(tmp_path / "old", "bn", [0.5, 0.6])
+    write_run(tmp_path / "new", "bn", [0.5, 0.62], weight_decay=5e-3)
+    old_config = tmp_path / "old" / "config.json"
+    record = json.loads(old_config.read_text())
+    for later_setting in ("weight_decay", "label_smoothing", "cutmix_alpha"):  # as written before these existed
+        del record["config"][later_setting]
+    old_config.write_text(json.dumps(record))
+
+    compare([str(tmp_path / "old"), str(tmp_path / "new")], out=str(tmp_path / "out"))
+    rows = table((tmp_path / "out" / "report.md").read_text())
+    assert [row["settings (changes from the row above)"] for row in rows.values()] == ["weight_decay=0", "weight_decay=0.005"]
