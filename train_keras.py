@@ -319,7 +319,11 @@ def add_platform_flags(parser: argparse.ArgumentParser) -> None:
 def apply_platform_flags(args: argparse.Namespace) -> None:
     """Apply --onednn (before TensorFlow is imported) and the thread pools (before its first op)."""
     if args.onednn:
-        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if args.onednn == "on" else "0"
+        wanted = "1" if args.onednn == "on" else "0"
+        # TensorFlow reads the variable once, at import: changing it later would only change the record.
+        if "tensorflow" in sys.modules and os.environ.get("TF_ENABLE_ONEDNN_OPTS") != wanted:
+            raise ConfigError("--onednn must be chosen before TensorFlow is imported: start a new Python process")
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = wanted
     import_tensorflow_quietly()
     import tensorflow as tf
 

@@ -159,3 +159,12 @@ def test_thread_flags_after_tensorflow_started_are_a_one_line_error(capsys):
     code = train_keras.main(["train", "--variant", "baseline", "--intra-op-threads", str(wanted)])
     assert code == 1
     assert "must be set before TensorFlow runs its first op" in capsys.readouterr().err
+
+
+def test_onednn_flag_after_tensorflow_imported_is_a_one_line_error(capsys, monkeypatch):
+    import tensorflow  # noqa: F401
+    import train_keras
+
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")  # what the imported TensorFlow runs with
+    assert train_keras.main(["train", "--variant", "baseline", "--onednn", "off"]) == 1
+    assert "--onednn must be chosen before TensorFlow is imported" in capsys.readouterr().err
