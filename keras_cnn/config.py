@@ -22,6 +22,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("exp", "step", "cosine", "warmup-cosine", "onecycle")
 JIT_MODES = ("auto", "on", "off")
 STRATEGIES = ("default", "mirrored", "multi-worker")
+TTA_MODES = ("none", "flip")
 
 # The lab's fixed per-channel constants (RGB, pixel values scaled to [0, 1]).
 LAB_MEAN = (0.491, 0.482, 0.447)
@@ -83,6 +84,10 @@ class TrainConfig:
     lr_decay: float = _setting(1.0, "exp: lr multiplied by this after every epoch; step: after every lr_step_epochs")
     lr_step_epochs: int = _setting(10, "step schedule: epochs between two decays")
     warmup_epochs: int = _setting(2, "warmup-cosine: epochs of linear warmup")
+    tta: str = _setting(
+        "none", "test-time augmentation: flip averages the softmax of each image and its mirror image at inference "
+        "(every evaluation, checkpoint and export); training is unchanged"
+    )
     eval_train: bool = _setting(
         False, "also evaluate the training split in inference mode at the end of every epoch"
     )
@@ -224,6 +229,7 @@ def _check(config: TrainConfig) -> None:
         ("schedule", SCHEDULES),
         ("jit_compile", JIT_MODES),
         ("strategy", STRATEGIES),
+        ("tta", TTA_MODES),
     ):
         value = getattr(config, name)
         require(value in choices, f"{name.replace('_', ' ')} '{value}' is unknown: use {', '.join(choices)}")

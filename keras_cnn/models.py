@@ -28,7 +28,7 @@ def build_model(
     With normalization="train", `norm_stats` are the training split's per-channel statistics;
     without them the Normalization layer is left to be set by `layer.adapt(images / 255)`.
     With whitening="zca", `zca` is the (mean, matrix) pair of `zca_whitening` (identity if None).
-    With mixup or cutmix the model is a `MixingSequential`, whose training step mixes each batch.
+    With mixup, cutmix or test-time flips the model is a `LabSequential` (see there).
     """
     if isinstance(config, str):
         config = resolve_config(config)
@@ -38,9 +38,9 @@ def build_model(
         *preprocessing_layers(config, norm_stats, zca),
         *(lenet5(num_classes, compute_dtype(config)) if config.arch == "lenet5" else cifar_cnn(config, num_classes)),
     ]
-    if any(name in config.augment for name in MIXING):
-        return MixingSequential(stack, augment=config.augment, mixup_alpha=config.mixup_alpha,
-                                cutmix_alpha=config.cutmix_alpha, mix_seed=config.seed, name=config.variant)
+    if any(name in config.augment for name in MIXING) or config.tta != "none":
+        return LabSequential(stack, augment=config.augment, mixup_alpha=config.mixup_alpha,
+                             cutmix_alpha=config.cutmix_alpha, mix_seed=config.seed, tta=config.tta, name=config.variant)
     return keras.Sequential(stack, name=config.variant)
 
 
@@ -139,19 +139,34 @@ def lenet5(num_classes: int = 10, dtype: str = "float32") -> list[layers.Layer]:
 
 
 @keras.saving.register_keras_serializable(package="keras_cnn")
-class MixingSequential(keras.Sequential):
-    """A Sequential whose training step first mixes each batch (mixup and/or cutmix) on the device.
+class LabSequential(keras.Sequential):
+    """A Sequential plus the two steps that layers cannot express.
 
-    Mixing needs the labels, which layers never see, so it lives in `train_step`; inference
-    (`predict`, `evaluate`, export) is a plain Sequential's. Labels must be one-hot.
+    - mixup / cutmix (in `augment`) need the labels, which layers never see: the training step
+      mixes each batch on the device first. Labels must then be one-hot.
+    - tta="flip": at inference (evaluate, predict, checkpoints, exports) the output is the mean of
+      the softmax of each image and of its mirror image; a layer sees one input, so this lives in
+      `call`. Training sees single images.
     """
 
-    def __init__(self, *args, augment=(), mixup_alpha=0.2, cutmix_alpha=1.0, mix_seed=None, **kwargs):
+    SETTINGS = {"augment": (), "mixup_alpha": 0.2, "cutmix_alpha": 1.0, "mix_seed": None, "tta": "none"}
+
+    def __init__(self, *args, augment=(), mixup_alpha=0.2, cutmix_alpha=1.0, mix_seed=None, tta="none", **kwargs):
         super().__init__(*args, **kwargs)
         self.augment, self.mixup_alpha, self.cutmix_alpha, self.mix_seed = tuple(augment), mixup_alpha, cutmix_alpha, mix_seed
+        self.tta = tta
         self.mix_seed_generator = keras.random.SeedGenerator(mix_seed)
 
+    def call(self, inputs, training=None, mask=None):
+        outputs = super().call(inputs, training=training, mask=mask)
+        if training or self.tta != "flip":
+            return outputs
+        mirrored = super().call(keras.ops.flip(inputs, axis=2), training=training, mask=mask)
+        return (outputs + mirrored) / 2
+
     def train_step(self, data):
+        if not any(name in self.augment for name in MIXING):
+            return super().train_step(data)
         images, labels = data
         images, labels = mix_batch(images, labels, self.augment, self.mixup_alpha, self.cutmix_alpha, self.mix_seed_generator)
         return super().train_step((images, labels))
@@ -159,15 +174,13 @@ class MixingSequential(keras.Sequential):
     def get_config(self):
         return super().get_config() | {
             "augment": list(self.augment), "mixup_alpha": self.mixup_alpha,
-            "cutmix_alpha": self.cutmix_alpha, "mix_seed": self.mix_seed,
+            "cutmix_alpha": self.cutmix_alpha, "mix_seed": self.mix_seed, "tta": self.tta,
         }
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        mixing = {key: config.pop(key) for key in ("augment", "mixup_alpha", "cutmix_alpha", "mix_seed") if key in config}
+        settings = {key: config.pop(key, default) for key, default in cls.SETTINGS.items()}
         model = super().from_config(config, custom_objects=custom_objects)
-        model.augment = tuple(mixing.get("augment", ()))
-        model.mixup_alpha = mixing.get("mixup_alpha", 0.2)
-        model.cutmix_alpha = mixing.get("cutmix_alpha", 1.0)
-        model.mix_seed = mixing.get("mix_seed")
+        model.augment, model.mixup_alpha, model.cutmix_alpha = tuple(settings["augment"]), settings["mixup_alpha"], settings["cutmix_alpha"]
+        model.mix_seed, model.tta = settings["mix_seed"], settings["tta"]
         return model

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from keras_cnn import ConfigError, resolve_config, train
-from keras_cnn.models import MixingSequential, build_model
+from keras_cnn.models import LabSequential, build_model
 from keras_cnn.optimization import learning_rate_schedule, make_optimizer, per_epoch_rate
 from pipelines.preprocessing import ColorJitter, Cutout, RandomCrop, ZCAWhitening, mix_batch, zca_whitening
 
@@ -103,10 +103,29 @@ def test_cutmix_labels_match_the_pasted_area(images):
 def test_mixing_variant_is_a_sequential_that_trains_and_reloads(tmp_path, images):
     config = resolve_config("baseline", augment="flip,mixup,cutmix", label_smoothing=0.1)
     model = build_model(config)
-    assert isinstance(model, MixingSequential) and isinstance(model, keras.Sequential)
+    assert isinstance(model, LabSequential) and isinstance(model, keras.Sequential)
     model.save(tmp_path / "mix.keras")
     loaded = keras.saving.load_model(tmp_path / "mix.keras")
-    assert isinstance(loaded, MixingSequential) and loaded.augment == ("flip", "mixup", "cutmix")
+    assert isinstance(loaded, LabSequential) and loaded.augment == ("flip", "mixup", "cutmix")
+
+
+def test_test_time_flip_averages_each_image_and_its_mirror_at_inference_only(tmp_path, images):
+    config = resolve_config("bn", dropout=0.0, tta="flip")
+    averaging, single = build_model(config), build_model(resolve_config("bn", dropout=0.0))
+    assert isinstance(averaging, LabSequential) and not isinstance(single, LabSequential)
+    single.set_weights(averaging.get_weights())
+    mirrored = images[:, :, ::-1]
+    expected = (single.predict(images, verbose=0) + single.predict(mirrored, verbose=0)) / 2
+    assert np.allclose(averaging.predict(images, verbose=0), expected, atol=1e-6)
+    assert np.allclose(averaging.predict(mirrored, verbose=0), averaging.predict(images, verbose=0), atol=1e-6)
+    assert not np.allclose(single.predict(mirrored, verbose=0), single.predict(images, verbose=0), atol=1e-6)
+    # Training sees single images (the crop and flip layers are not seeded alike, so compare without them).
+    averaging = build_model(resolve_config("bn", dropout=0.0, augment="none", tta="flip"))
+    single = build_model(resolve_config("bn", dropout=0.0, augment="none"))
+    single.set_weights(averaging.get_weights())
+    assert np.allclose(averaging(images, training=True), single(images, training=True), atol=1e-6)
+    averaging.save(tmp_path / "tta.keras")
+    assert keras.saving.load_model(tmp_path / "tta.keras").tta == "flip"
 
 
 def test_schedules_give_the_expected_rates():
@@ -149,6 +168,7 @@ def test_nesterov_sets_sgd():
     (dict(whitening="pca"), "whitening 'pca' is unknown"),
     (dict(cutout_size=40), "cutout size must be between 1 and the image size"),
     (dict(label_smoothing=1.0), "label smoothing must be in [0, 1)"),
+    (dict(tta="rotate"), "tta 'rotate' is unknown: use none, flip"),
 ])
 def test_invalid_combinations_get_one_clear_line(overrides, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
@@ -181,7 +201,7 @@ def test_export_of_a_run_with_zca_and_every_augmentation_takes_pixels_and_predic
     from keras_cnn.export import export_run
 
     _, run_dir = train("bn", data_dir=str(cifar_like_folder), epochs=1, batch_size=16, verbose=0, whitening="zca",
-                       augment="pad-crop32,flip,cutout,color,mixup", run_dir=str(tmp_path / "r"))
+                       augment="pad-crop32,flip,cutout,color,mixup", tta="flip", run_dir=str(tmp_path / "r"))
     export_run(run_dir, to=str(tmp_path / "export"), verbose=False)
     serve = tf.saved_model.load(str(tmp_path / "export")).signatures["serving_default"]
     pixels = np.random.default_rng(5).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
@@ -189,3 +209,5 @@ def test_export_of_a_run_with_zca_and_every_augmentation_takes_pixels_and_predic
     expected = keras.saving.load_model(Path(run_dir) / "best.keras").predict(pixels, verbose=0)
     assert np.allclose(served, expected, atol=1e-5)
     assert np.array_equal(served, serve(pixels=tf.constant(pixels))["probabilities"].numpy())  # no augmentation
+    mirrored = serve(pixels=tf.constant(pixels[:, :, ::-1]))["probabilities"].numpy()
+    assert np.allclose(mirrored, served, atol=1e-5)  # test-time flip averaging is inside the export
