@@ -123,6 +123,8 @@ def train_config(config: TrainConfig, run_dir: str | None = None, overwrite: boo
 
     rows = read_history(os.path.join(run_dir, HISTORY_FILE))
     metrics = summarize(rows, split=evaluated)
+    if config.tta != "none" and config.strategy == "default":
+        metrics["final_test_accuracy_single_view"] = single_view_accuracy(model, scaled, len(splits.class_names), test_data)
     if final_test is not None:
         best_test = keras.saving.load_model(os.path.join(run_dir, "best.keras")).evaluate(test_data, verbose=0, return_dict=True)
         metrics |= {
@@ -138,6 +140,8 @@ def train_config(config: TrainConfig, run_dir: str | None = None, overwrite: boo
             f"(now {config.lr}); the files in {run_dir} hold the epochs before"
         )
     best = f"best {metrics[f'best_{evaluated}_accuracy']:.2%} at epoch {metrics['best_epoch']}"
+    if "final_test_accuracy_single_view" in metrics:
+        best += f"; without test-time {config.tta} {metrics['final_test_accuracy_single_view']:.2%}"
     if evaluated == "val":
         best = f"validation {best}; best checkpoint on test {metrics['best_test_accuracy']:.2%}"
     say(
@@ -146,6 +150,18 @@ def train_config(config: TrainConfig, run_dir: str | None = None, overwrite: boo
         f"in {metrics['wall_seconds'] / 60:.1f} min; results in {run_dir}"
     )
     return TrainResult(history, run_dir)
+
+
+def single_view_accuracy(model: keras.Sequential, config: TrainConfig, num_classes: int, test_data) -> float:
+    """Test accuracy of the trained weights without test-time augmentation, to show what it adds.
+
+    A plain Sequential over the same (shared, already trained) layers; only on one device, where
+    the layers' variables are ordinary ones.
+    """
+    single = keras.Sequential([keras.Input(model.input_shape[1:], dtype="uint8"), *model.layers])
+    loss, metrics = loss_and_metrics(config, num_classes)
+    single.compile(loss=loss, metrics=metrics)
+    return single.evaluate(test_data, verbose=0, return_dict=True)["accuracy"]
 
 
 def backup_folder(run_dir: str) -> str:

@@ -189,6 +189,27 @@ def test_soft_label_run_end_to_end(cifar_like_folder, tmp_path):
     assert rates[0] == pytest.approx(1e-3 / 25, rel=1e-3) and rates[1] > rates[0]  # onecycle ramps up, logged per epoch
 
 
+def test_a_tta_run_also_reports_its_single_view_accuracy(cifar_like_folder, tmp_path):
+    _, run_dir = train("bn", data_dir=str(cifar_like_folder), epochs=1, batch_size=16, verbose=0, tta="flip",
+                       run_dir=str(tmp_path / "r"))
+    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    model = keras.saving.load_model(Path(run_dir) / "last.keras")
+    assert model.tta == "flip"
+    assert model.evaluate(*_test_split(cifar_like_folder), verbose=0, return_dict=True)["accuracy"] == pytest.approx(
+        metrics["final_test_accuracy"], abs=1e-6)
+    model = keras.saving.load_model(Path(run_dir) / "last.keras")  # a fresh one: evaluate() keeps its traced function
+    model.tta = "none"
+    assert model.evaluate(*_test_split(cifar_like_folder), verbose=0, return_dict=True)["accuracy"] == pytest.approx(
+        metrics["final_test_accuracy_single_view"], abs=1e-6)
+
+
+def _test_split(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    from pipelines.sources import load_splits
+
+    test = load_splits("cifar10", (32, 32, 3), data_dir=str(folder)).test
+    return test.images, test.labels
+
+
 def test_zca_run_end_to_end(cifar_like_folder, tmp_path):
     _, run_dir = train("augment", data_dir=str(cifar_like_folder), epochs=1, batch_size=16, verbose=0, whitening="zca",
                        run_dir=str(tmp_path / "r"))
