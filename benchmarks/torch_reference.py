@@ -7,7 +7,9 @@ Same network (conv 32/64/64 5x5 + BN + ReLU + max-pool, pool3 in ceil mode, fc 1
 fc 10), same batch (128), same augmentation (random 28x28 crop and horizontal flip, batched),
 per-channel standardization, SGD momentum 0.9. The images are decoded by this project's own
 loader into one uint8 array, so both frameworks start from the same pixels in memory.
-Prints images/s per repeat and the median, for the default and the channels-last memory format.
+Prints images/s per repeat and the median, for each of --formats: the default and the channels-last
+memory format, each in float32 or, with a "_bf16" suffix, under bfloat16 autocast (PyTorch's
+counterpart of Keras' mixed_bfloat16 policy: weights float32, convolutions and matmuls bfloat16).
 """
 
 import argparse
@@ -55,7 +57,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--formats", default="default,channels_last")
+    parser.add_argument("--formats", default="default,channels_last",
+                        help="comma-separated: default, channels_last, default_bf16, channels_last_bf16")
     args = parser.parse_args()
 
     splits = load_splits("cifar10", (32, 32, 3), data_dir=args.data_dir)
@@ -71,7 +74,8 @@ def main() -> None:
     for memory_format in args.formats.split(","):
         torch.manual_seed(0)
         model = lab_bn_network()
-        fmt = torch.channels_last if memory_format == "channels_last" else torch.contiguous_format
+        bf16 = memory_format.endswith("_bf16")
+        fmt = torch.channels_last if memory_format.startswith("channels_last") else torch.contiguous_format
         model = model.to(memory_format=fmt)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
         loss_fn = nn.CrossEntropyLoss()
@@ -81,7 +85,8 @@ def main() -> None:
             index = order[(i * args.batch_size) % (len(order) - args.batch_size):][: args.batch_size]
             batch = augment(images[index], mean, std).contiguous(memory_format=fmt)
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(batch), labels[index])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = loss_fn(model(batch), labels[index])
             loss.backward()
             optimizer.step()
 
@@ -94,8 +99,8 @@ def main() -> None:
             for i in range(args.steps):
                 step(i)
             rates.append(args.steps * args.batch_size / (time.perf_counter() - start))
-            print(f"  {memory_format:<13} repeat {repeat + 1}: {rates[-1]:7.1f} images/s")
-        print(f"{memory_format:<13} median {statistics.median(rates):7.1f} images/s")
+            print(f"  {memory_format:<18} repeat {repeat + 1}: {rates[-1]:7.1f} images/s")
+        print(f"{memory_format:<18} median {statistics.median(rates):7.1f} images/s")
 
 
 if __name__ == "__main__":

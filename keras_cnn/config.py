@@ -23,6 +23,7 @@ SCHEDULES = ("exp", "step", "cosine", "warmup-cosine", "onecycle")
 JIT_MODES = ("auto", "on", "off")
 STRATEGIES = ("default", "mirrored", "multi-worker")
 TTA_MODES = ("none", "flip")
+INITS = ("glorot", "torch")
 
 # The lab's fixed per-channel constants (RGB, pixel values scaled to [0, 1]).
 LAB_MEAN = (0.491, 0.482, 0.447)
@@ -67,6 +68,10 @@ class TrainConfig:
     cutmix_alpha: float = _setting(1.0, "cutmix: pasted area share drawn from Beta(alpha, alpha)")
     color_jitter: float = _setting(0.1, "color: brightness, contrast and saturation scaled by 1 +- this at most")
     # Network
+    init: str = _setting(
+        "glorot", "initial weights: glorot (Keras' default: Glorot-uniform kernels, zero biases) or torch (PyTorch's "
+        "default, as in the lab's code: kernels and biases uniform in +-1/sqrt(fan_in))"
+    )
     dropout: float = _setting(0.0, "dropout rate between fc4 and fc5 (0: no dropout layer)")
     batch_norm: bool = _setting(False, "batch normalization immediately after each convolution")
     # Optimization
@@ -230,6 +235,7 @@ def _check(config: TrainConfig) -> None:
         ("jit_compile", JIT_MODES),
         ("strategy", STRATEGIES),
         ("tta", TTA_MODES),
+        ("init", INITS),
     ):
         value = getattr(config, name)
         require(value in choices, f"{name.replace('_', ' ')} '{value}' is unknown: use {', '.join(choices)}")

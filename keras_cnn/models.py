@@ -4,6 +4,8 @@ A model is its on-device preprocessing (scaling, normalization, augmentation) fo
 network. Variants differ only in their `TrainConfig`, never in a copied model.
 """
 
+import math
+
 import keras
 import numpy as np
 from keras import layers
@@ -36,7 +38,7 @@ def build_model(
     stack = [
         keras.Input((height, width, channels), dtype="uint8", name="pixels"),
         *preprocessing_layers(config, norm_stats, zca),
-        *(lenet5(num_classes, compute_dtype(config)) if config.arch == "lenet5" else cifar_cnn(config, num_classes)),
+        *(lenet5(num_classes, compute_dtype(config), config.init) if config.arch == "lenet5" else cifar_cnn(config, num_classes)),
     ]
     if any(name in config.augment for name in MIXING) or config.tta != "none":
         return LabSequential(stack, augment=config.augment, mixup_alpha=config.mixup_alpha,
@@ -86,9 +88,24 @@ def preprocessing_layers(
     return steps
 
 
+def initial_weights(init: str, fan_in: int) -> dict:
+    """Initializer arguments of a Conv2D or Dense layer with `fan_in` inputs per output.
+
+    torch: PyTorch's default for Conv2d and Linear (kaiming_uniform with a=sqrt(5), which is
+    uniform in +-1/sqrt(fan_in), and the same bound for biases), which the lab's code uses.
+    glorot: Keras' defaults (Glorot-uniform kernels, zero biases).
+    """
+    if init == "glorot":
+        return {}
+    bound = 1 / math.sqrt(fan_in)
+    return dict(kernel_initializer=keras.initializers.RandomUniform(-bound, bound),
+                bias_initializer=keras.initializers.RandomUniform(-bound, bound))
+
+
 def cifar_cnn(config: TrainConfig, num_classes: int = 10) -> list[layers.Layer]:
     """conv1 32@5x5, pool; conv2 64@5x5, pool; conv3 64@5x5, pool; fc4 1000; fc5 (+ BN, dropout by config)."""
     dtype = compute_dtype(config)
+    channels_in = {1: DATASET_SHAPES[config.dataset][2], 2: 32, 3: 64}
 
     def conv(filters: int, index: int) -> list[layers.Layer]:
         # PyTorch's BatchNorm2d defaults, as in the lab: running stats updated by 0.1 per step, eps 1e-5.
@@ -98,7 +115,8 @@ def cifar_cnn(config: TrainConfig, num_classes: int = 10) -> list[layers.Layer]:
                                     dtype=dtype, name=f"bn{index}")
         ] if config.batch_norm else []
         return [
-            layers.Conv2D(filters, 5, padding="same", dtype=dtype, name=f"conv{index}"),
+            layers.Conv2D(filters, 5, padding="same", dtype=dtype, name=f"conv{index}",
+                          **initial_weights(config.init, 5 * 5 * channels_in[index])),
             *normalize,
             layers.ReLU(dtype=dtype, name=f"relu{index}"),
         ]
@@ -116,24 +134,24 @@ def cifar_cnn(config: TrainConfig, num_classes: int = 10) -> list[layers.Layer]:
         *conv(64, 3),
         layers.MaxPooling2D(2, padding=pool3_padding, dtype=dtype, name="pool3"),
         layers.Flatten(dtype=dtype, name="flatten"),
-        layers.Dense(1000, activation="relu", dtype=dtype, name="fc4"),
+        layers.Dense(1000, activation="relu", dtype=dtype, name="fc4", **initial_weights(config.init, 4 * 4 * 64)),
         *dropout,
-        layers.Dense(num_classes, dtype=dtype, name="fc5"),
+        layers.Dense(num_classes, dtype=dtype, name="fc5", **initial_weights(config.init, 1000)),
         layers.Activation("softmax", dtype="float32", name="softmax"),  # float32 even under mixed precision
     ]
 
 
-def lenet5(num_classes: int = 10, dtype: str = "float32") -> list[layers.Layer]:
+def lenet5(num_classes: int = 10, dtype: str = "float32", init: str = "glorot") -> list[layers.Layer]:
     """The lab's starting code: conv 6@5x5 pad 2 + tanh, pool, conv 16@5x5 + tanh, pool, fc 120, 84, 10."""
     return [
-        layers.Conv2D(6, 5, padding="same", activation="tanh", dtype=dtype, name="conv1"),
+        layers.Conv2D(6, 5, padding="same", activation="tanh", dtype=dtype, name="conv1", **initial_weights(init, 5 * 5 * 1)),
         layers.MaxPooling2D(2, dtype=dtype, name="pool1"),
-        layers.Conv2D(16, 5, activation="tanh", dtype=dtype, name="conv2"),
+        layers.Conv2D(16, 5, activation="tanh", dtype=dtype, name="conv2", **initial_weights(init, 5 * 5 * 6)),
         layers.MaxPooling2D(2, dtype=dtype, name="pool2"),
         layers.Flatten(dtype=dtype, name="flatten"),
-        layers.Dense(120, activation="tanh", dtype=dtype, name="fc1"),
-        layers.Dense(84, activation="tanh", dtype=dtype, name="fc2"),
-        layers.Dense(num_classes, dtype=dtype, name="fc3"),
+        layers.Dense(120, activation="tanh", dtype=dtype, name="fc1", **initial_weights(init, 400)),
+        layers.Dense(84, activation="tanh", dtype=dtype, name="fc2", **initial_weights(init, 120)),
+        layers.Dense(num_classes, dtype=dtype, name="fc3", **initial_weights(init, 84)),
         layers.Activation("softmax", dtype="float32", name="softmax"),
     ]
 

@@ -201,3 +201,24 @@ def test_fused_batch_norm_matches_keras_and_updates_running_stats_like_pytorch()
     # PyTorch's BatchNorm2d (the lab's) updates the running variance with the unbiased batch variance.
     assert np.allclose(fused.moving_variance, 0.9 + 0.1 * batch.var(axis=0, ddof=1), atol=1e-4)
     assert np.allclose(fused(x, training=False), plain.__class__.call(fused, x, training=False), atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", ["bn", "lenet5"])
+def test_torch_init_draws_kernels_and_biases_uniformly_within_one_over_sqrt_fan_in(variant):
+    model = build_model(resolve_config(variant, init="torch"))
+    weighted = [layer for layer in model.layers if layer.name.startswith(("conv", "fc"))]
+    assert len(weighted) == 5  # three convolutions and two dense layers; lenet5: two and three
+    for layer in weighted:
+        kernel, bias = (np.asarray(w) for w in (layer.kernel, layer.bias))
+        bound = 1 / np.sqrt(np.prod(kernel.shape[:-1]))  # fan_in: all kernel axes but the outputs
+        for values in (kernel, bias):
+            assert np.abs(values).max() <= bound
+            assert np.abs(values).max() > 0.5 * bound  # spread over the range, not a tiny copy of it
+        assert abs(kernel.std() - bound / np.sqrt(3)) < 0.1 * bound  # the standard deviation of U(-b, b)
+
+
+def test_glorot_init_is_keras_default_with_zero_biases():
+    model = build_model(resolve_config("bn"))
+    fc4 = model.get_layer("fc4")
+    assert not np.asarray(fc4.bias).any()
+    assert np.abs(np.asarray(fc4.kernel)).max() > 1 / np.sqrt(1024)  # Glorot's bound sqrt(6 / 2024) is larger
