@@ -29,7 +29,7 @@ from keras_cnn.optimization import (  # noqa: F401  (learning_rate_callback: par
     make_optimizer,
     uses_soft_labels,
 )
-from keras_cnn.platform import jit_setting, make_strategy, scaled_for_replicas, worker_index
+from keras_cnn.platform import jit_setting, make_strategy, scaled_for_replicas, speed_hint, worker_index
 from keras_cnn.plots import plot_curves
 from keras_cnn.rundir import BACKUP_FOLDER, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, default_run_dir, prepare_run_dir
 from pipelines.datasets import eval_dataset, train_dataset
@@ -105,6 +105,8 @@ def train_config(config: TrainConfig, run_dir: str | None = None, overwrite: boo
         + (f"; {strategy.num_replicas_in_sync} replicas, global batch {scaled.batch_size}, lr {scaled.lr:g}"
            if strategy.num_replicas_in_sync > 1 else "")
     )
+    if hint := speed_hint(config):
+        say(hint)
     history = model.fit(
         train_dataset(splits.train, scaled.batch_size, config.seed, one_hot),
         validation_data=eval_dataset(splits.val if splits.val is not None else splits.test, scaled.batch_size, one_hot),

@@ -168,3 +168,19 @@ def test_onednn_flag_after_tensorflow_imported_is_a_one_line_error(capsys, monke
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")  # what the imported TensorFlow runs with
     assert train_keras.main(["train", "--variant", "baseline", "--onednn", "off"]) == 1
     assert "--onednn must be chosen before TensorFlow is imported" in capsys.readouterr().err
+
+
+def test_bfloat16_hint_only_for_float32_runs_on_a_cpu_with_bfloat16_instructions(tmp_path, monkeypatch):
+    from keras_cnn import platform
+
+    with_bf16, without = tmp_path / "bf16", tmp_path / "plain"
+    with_bf16.write_text("flags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n")
+    without.write_text("flags\t\t: fpu avx2 avx512f avx512_vnni\n")
+    assert platform.cpu_computes_bfloat16(str(with_bf16)) and not platform.cpu_computes_bfloat16(str(without))
+    assert not platform.cpu_computes_bfloat16(str(tmp_path / "missing"))
+
+    monkeypatch.setattr(platform, "cpu_computes_bfloat16", lambda: True)
+    assert "--mixed-precision" in platform.speed_hint(resolve_config("bn"))
+    assert platform.speed_hint(resolve_config("bn", mixed_precision=True)) is None
+    monkeypatch.setattr(platform, "cpu_computes_bfloat16", lambda: False)
+    assert platform.speed_hint(resolve_config("bn")) is None
