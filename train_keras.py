@@ -16,7 +16,7 @@ import typing
 # TF_CPP_MIN_LOG_LEVEL=0 to see it. Must precede the first TensorFlow import.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from keras_cnn.config import VARIANTS, TrainConfig, resolve_config, variant_changes  # noqa: E402
+from keras_cnn.config import VARIANTS, TrainConfig, recorded_settings, resolve_config, variant_changes  # noqa: E402
 from keras_cnn.errors import ConfigError, KerasCnnError  # noqa: E402
 from keras_cnn import search_space  # noqa: E402
 
@@ -303,7 +303,8 @@ def load_settings_file(path: str) -> dict:
     settings = data.get("config", data) if isinstance(data, dict) else None
     if not isinstance(settings, dict):
         raise ConfigError(f"--config {path} must hold a JSON object of settings")
-    return dict(settings)
+    # A run's config.json reproduces that run, also one recorded before a setting existed.
+    return recorded_settings(settings) if "config" in data else dict(settings)
 
 
 def add_platform_flags(parser: argparse.ArgumentParser) -> None:

@@ -69,8 +69,8 @@ class TrainConfig:
     color_jitter: float = _setting(0.1, "color: brightness, contrast and saturation scaled by 1 +- this at most")
     # Network
     init: str = _setting(
-        "glorot", "initial weights: glorot (Keras' default: Glorot-uniform kernels, zero biases) or torch (PyTorch's "
-        "default, as in the lab's code: kernels and biases uniform in +-1/sqrt(fan_in))"
+        "torch", "initial weights: torch (PyTorch's default, as in the lab's code: kernels and biases uniform in "
+        "+-1/sqrt(fan_in)) or glorot (Keras' default: Glorot-uniform kernels, zero biases)"
     )
     dropout: float = _setting(0.0, "dropout rate between fc4 and fc5 (0: no dropout layer)")
     batch_norm: bool = _setting(False, "batch normalization immediately after each convolution")
@@ -159,6 +159,17 @@ def variant_changes() -> dict[str, dict]:
             changes[name] = {key: value for key, value in settings.items() if key != "variant" and value != previous[key]}
         previous = settings
     return changes
+
+
+# A run recorded before a setting existed has no value for it in its config.json. It behaved as
+# the setting's default, except where the default has changed since: then as the value here
+# (init: Keras' Glorot initialization, until the lab's PyTorch initialization became the default).
+VALUES_BEFORE_SETTING_EXISTED = {"init": "glorot"}
+
+
+def recorded_settings(stored: dict) -> dict:
+    """The settings of a recorded run (config.json's "config"), completed with the values of settings added since."""
+    return TrainConfig().to_dict() | VALUES_BEFORE_SETTING_EXISTED | stored
 
 
 def setting_names() -> list[str]:

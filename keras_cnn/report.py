@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from keras_cnn.config import VARIANTS, TrainConfig  # noqa: E402
+from keras_cnn.config import VARIANTS, recorded_settings  # noqa: E402
 from keras_cnn.errors import KerasCnnError  # noqa: E402
 from keras_cnn.files import atomic_write, read_json, write_text  # noqa: E402
 from keras_cnn.history import read_history, summarize  # noqa: E402
@@ -92,9 +92,9 @@ def load_run(path: str) -> Run:
         raise NotARun(f"{METRICS_FILE} holds no JSON object: retrain it to compare it")
     if not rows:
         raise NotARun(f"{HISTORY_FILE} is missing or empty")
-    # A setting added after the run was trained is absent from its config.json: the run behaved as
-    # that setting's default, so fill it in, or it would show as a difference from newer runs.
-    settings = {name: settings.get(name, default) for name, default in TrainConfig().to_dict().items()} | settings
+    # A setting added after the run was trained is absent from its config.json: fill in the value the
+    # run behaved as, or it would show as a difference from newer runs.
+    settings = recorded_settings(settings)
     split = "val" if "val_accuracy" in rows[0] else "test"
     required = ("epoch", "loss", "accuracy", f"{split}_loss", f"{split}_accuracy")
     missing = [name for name in required if name not in rows[0]]

@@ -3,7 +3,7 @@
 import os
 import shutil
 
-from keras_cnn.config import TrainConfig
+from keras_cnn.config import TrainConfig, recorded_settings
 from keras_cnn.errors import RunDirError
 from keras_cnn.files import read_json, remove_leftovers
 
@@ -49,5 +49,5 @@ def prepare_run_dir(run_dir: str, config: TrainConfig, overwrite: bool = False) 
 
 def changed_settings(run_dir: str, config: TrainConfig) -> list[str]:
     """The settings of the run in `run_dir` that `config` changes, as "name old -> new"."""
-    stored = read_json(os.path.join(run_dir, CONFIG_FILE)).get("config", {})
+    stored = recorded_settings(read_json(os.path.join(run_dir, CONFIG_FILE)).get("config", {}))
     return [f"{name} {stored.get(name)!r} -> {value!r}" for name, value in config.to_dict().items() if stored.get(name) != value]

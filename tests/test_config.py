@@ -55,3 +55,19 @@ def test_invalid_settings_raise_one_clear_error(overrides, message):
 def test_unknown_variant_names_the_choices():
     with pytest.raises(ConfigError, match="unknown variant 'bnn': choose one of lenet5, baseline, norm"):
         resolve_config("bnn")
+
+
+def test_a_run_recorded_before_a_setting_existed_reads_as_what_it_did(tmp_path):
+    import json
+
+    from keras_cnn.config import recorded_settings
+    from keras_cnn.rundir import changed_settings
+
+    stored = resolve_config("bn").to_dict()
+    del stored["init"], stored["tta"]  # as written before these settings existed
+    filled = recorded_settings(stored)
+    assert filled["init"] == "glorot"  # Keras' initialization, the only one then; no longer the default
+    assert filled["tta"] == "none" and filled["lr"] == stored["lr"]
+    (tmp_path / "config.json").write_text(json.dumps({"config": stored}))
+    assert changed_settings(str(tmp_path), resolve_config("bn", init="glorot")) == []
+    assert changed_settings(str(tmp_path), resolve_config("bn")) == ["init 'glorot' -> 'torch'"]

@@ -217,8 +217,9 @@ def test_torch_init_draws_kernels_and_biases_uniformly_within_one_over_sqrt_fan_
         assert abs(kernel.std() - bound / np.sqrt(3)) < 0.1 * bound  # the standard deviation of U(-b, b)
 
 
-def test_glorot_init_is_keras_default_with_zero_biases():
-    model = build_model(resolve_config("bn"))
+def test_the_default_init_is_the_labs_and_glorot_is_keras_default_with_zero_biases():
+    assert resolve_config("bn").init == resolve_config("lenet5").init == "torch"
+    model = build_model(resolve_config("bn", init="glorot"))
     fc4 = model.get_layer("fc4")
     assert not np.asarray(fc4.bias).any()
     assert np.abs(np.asarray(fc4.kernel)).max() > 1 / np.sqrt(1024)  # Glorot's bound sqrt(6 / 2024) is larger

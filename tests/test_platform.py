@@ -10,7 +10,6 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import pytest
 
 from keras_cnn import resolve_config, train
 from keras_cnn.models import build_model
