@@ -15,10 +15,14 @@ def train_dataset(split: Split, batch_size: int, seed: int, one_hot: int | None 
 
     With `one_hot=num_classes` the labels come as one-hot float vectors (for soft-label losses).
     """
+    # Shuffle indices, not images, and gather each batch in one op: per-image tf.data elements
+    # (shuffle buffer, then batch) cost 7-20% of the step time at bfloat16 speed on 2 cores.
+    images, labels = tf.constant(split.images), tf.constant(split.labels)
     batches = (
-        tf.data.Dataset.from_tensor_slices((split.images, split.labels))
+        tf.data.Dataset.range(len(split))
         .shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
         .batch(batch_size)
+        .map(lambda indices: (tf.gather(images, indices), tf.gather(labels, indices)))
     )
     return _labels(batches, one_hot).prefetch(tf.data.AUTOTUNE)
 
