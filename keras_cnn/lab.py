@@ -31,6 +31,8 @@ def train_lab(
     limit: int | None = None,
     seed: int = 0,
     batch_size: int | None = None,
+    init: str | None = None,
+    mixed_precision: bool = False,
     verbose="auto",
     say=print,
 ) -> dict[str, str]:
@@ -38,11 +40,12 @@ def train_lab(
 
     `data_dir` is CIFAR-10's image folder (default: tfds), `mnist_dir` LeNet5's (default: tfds;
     a folder of class folders is split 80/20). `epochs` applies to the CIFAR-10 variants,
-    `lenet5_epochs` to LeNet5 (defaults: the variants', 30 and 5); `limit`, `seed` and
-    `batch_size` to every run. Returns each variant's outcome: "trained", "resumed", "finished"
+    `lenet5_epochs` to LeNet5 (defaults: the variants', 30 and 5); `limit`, `seed`,
+    `batch_size`, `init` and `mixed_precision` to every run. Returns each variant's outcome: "trained", "resumed", "finished"
     (done before: skipped), "diverged" or "skipped" (lenet5 without MNIST data).
     """
-    configs, outcomes = lab_configs(variants, data_dir, mnist_dir, epochs, lenet5_epochs, limit, seed, batch_size, say)
+    shared = dict(limit=limit, seed=seed, mixed_precision=mixed_precision) | _given(batch_size=batch_size, init=init)
+    configs, outcomes = lab_configs(variants, data_dir, mnist_dir, epochs, lenet5_epochs, shared, say)
     _check_existing_runs(out, configs)  # before any training, so a conflict never waits behind hours of it
 
     for number, (name, config) in enumerate(configs.items(), 1):
@@ -71,9 +74,12 @@ def train_lab(
 
 
 def lab_configs(
-    variants, data_dir, mnist_dir, epochs, lenet5_epochs, limit, seed, batch_size, say
+    variants, data_dir, mnist_dir, epochs, lenet5_epochs, shared: dict, say
 ) -> tuple[dict[str, TrainConfig], dict[str, str]]:
-    """The TrainConfig of each variant to run, in lab order, and the outcome of those left out."""
+    """The TrainConfig of each variant to run, in lab order, and the outcome of those left out.
+
+    `shared`: settings that every run takes.
+    """
     for flag, folder in (("--data-dir", data_dir), ("--mnist-dir", mnist_dir)):
         if folder is not None and not os.path.isdir(folder):
             raise DataError(f"{flag} {folder} is not a folder: point it at an image folder")
@@ -82,7 +88,6 @@ def lab_configs(
         raise ConfigError(f"unknown variant(s) {', '.join(unknown)} in --variants: choose from {','.join(VARIANTS)}")
     chosen = [name for name in VARIANTS if name in (LAB if variants is None else variants)]
 
-    shared = dict(limit=limit, seed=seed) | ({"batch_size": batch_size} if batch_size is not None else {})
     configs, outcomes = {}, {}
     for name in chosen:
         if name != "lenet5":

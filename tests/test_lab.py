@@ -95,24 +95,25 @@ def test_a_diverged_variant_is_recorded_and_the_lab_goes_on(cifar_like_folder, t
 
 def test_sources_and_epochs_of_the_lab(cifar_like_folder, mnist_like_folder, tmp_path):
     messages = []
-    configs, outcomes = lab_configs(None, str(cifar_like_folder), None, 3, None, None, 0, None, messages.append)
+    configs, outcomes = lab_configs(None, str(cifar_like_folder), None, 3, None, {"seed": 0}, messages.append)
     assert list(configs) == ["baseline", "norm", "augment", "momentum", "dropout", "bn"]
     assert outcomes == {"lenet5": "skipped"} and "add --mnist-dir DIR" in messages[0] and len(messages) == 1
     assert {config.epochs for config in configs.values()} == {3}
 
-    configs, _ = lab_configs(["lenet5", "bn"], None, str(mnist_like_folder), 3, None, 100, 1, 32, print)
+    shared = dict(limit=100, seed=1, batch_size=32, init="glorot", mixed_precision=True)
+    configs, _ = lab_configs(["lenet5", "bn"], None, str(mnist_like_folder), 3, None, shared, print)
     assert configs["lenet5"].epochs == VARIANTS["lenet5"]["epochs"] and configs["bn"].epochs == 3
     assert configs["lenet5"].test_fraction == 0.2 and configs["bn"].data_dir is None  # bn: tensorflow-datasets
-    assert {(c.limit, c.seed, c.batch_size) for c in configs.values()} == {(100, 1, 32)}
+    assert {(c.limit, c.seed, c.batch_size, c.init, c.mixed_precision) for c in configs.values()} == {(100, 1, 32, "glorot", True)}
 
-    configs, _ = lab_configs(["best", "bn"], str(cifar_like_folder), None, 3, None, None, 0, None, print)
+    configs, _ = lab_configs(["best", "bn"], str(cifar_like_folder), None, 3, None, {"seed": 0}, print)
     assert list(configs) == ["bn", "best"]  # beyond the lab only when asked, after it in the lab's order
 
     split = write_image_folder(tmp_path / "mnist-split", classes=("0", "1"), shape=(28, 28, 1))
-    configs, _ = lab_configs(["lenet5"], None, str(split), None, 2, None, 0, None, print)
+    configs, _ = lab_configs(["lenet5"], None, str(split), None, 2, {"seed": 0}, print)
     assert configs["lenet5"].test_fraction == 0.0 and configs["lenet5"].epochs == 2
 
-    configs, _ = lab_configs(["lenet5"], None, None, None, None, None, 0, None, print)
+    configs, _ = lab_configs(["lenet5"], None, None, None, None, {"seed": 0}, print)
     assert configs["lenet5"].data_dir is None  # tensorflow-datasets' mnist
 
 
@@ -128,7 +129,7 @@ def test_sources_and_epochs_of_the_lab(cifar_like_folder, mnist_like_folder, tmp
 def test_bad_lab_input_is_refused_before_training(cifar_like_folder, variants, data_dir, mnist_dir, message):
     data_dir = str(cifar_like_folder) if data_dir == "cifar" else data_dir
     with pytest.raises(KerasCnnError, match=re.escape(message)):
-        lab_configs(variants, data_dir, mnist_dir, None, None, None, 0, None, print)
+        lab_configs(variants, data_dir, mnist_dir, None, None, {"seed": 0}, print)
 
 
 @needs_cifar_jpeg
