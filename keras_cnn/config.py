@@ -137,10 +137,11 @@ VARIANTS["dropout"] = VARIANTS["momentum"] | dict(dropout=0.5)
 VARIANTS["bn"] = VARIANTS["dropout"] | dict(batch_norm=True)
 # Beyond the lab: the same network and weights, the best recipe we found for 30 epochs (README,
 # "The best this network can do"). Whole 32x32 images (pad-crop32) instead of 28x28 crops, Nesterov
-# SGD under a one-cycle schedule, weight decay, label smoothing, lighter dropout.
+# SGD under a one-cycle schedule, weight decay, label smoothing, lighter dropout, and predictions
+# averaged over each test image and its mirror image (+0.9 points).
 VARIANTS["best"] = VARIANTS["bn"] | dict(
     augment=("pad-crop32", "flip", "cutout"), cutout_size=8, nesterov=True, lr=0.05, schedule="onecycle",
-    weight_decay=5e-3, label_smoothing=0.1, dropout=0.3,
+    weight_decay=5e-3, label_smoothing=0.1, dropout=0.3, tta="flip",
 )
 
 
