@@ -32,17 +32,19 @@ def test_lenet5_one_epoch_on_the_mnist_sample(tmp_path):
     _, run_dir = train("lenet5", data_dir=str(MNIST_SAMPLE), test_fraction=0.2, limit=2000, epochs=1,
                        run_dir=str(tmp_path / "lenet5"), verbose=0)
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
-    assert metrics["final_test_accuracy"] > 0.5  # one epoch of 2,000 digits already learns
+    # 16 steps of 128 digits from the lab's (PyTorch's) small initial weights: 30.8% measured, well above chance.
+    assert metrics["final_test_accuracy"] > 0.2
     assert "final_test_top5_accuracy" in metrics
 
 
 @pytest.mark.slow
 @needs_mnist_sample
-def test_lenet5_reaches_94_percent_in_5_epochs_on_the_mnist_sample(tmp_path):
-    # 5 epochs of the sample's 8,000 training digits are 315 steps: about 95% (94.95% measured).
-    # The lab's 98.5% comes from the full 60,000 (2,345 steps), which is not here.
+def test_lenet5_reaches_92_percent_in_5_epochs_on_the_mnist_sample(tmp_path):
+    # 5 epochs of the sample's 8,000 training digits are 315 steps: 93.35% measured with the lab's
+    # initialization (94.95% with Keras' Glorot). The lab's 98.5% comes from the full 60,000
+    # (2,345 steps), which are not here.
     _, run_dir = train("lenet5", data_dir=str(MNIST_SAMPLE), test_fraction=0.2, run_dir=str(tmp_path / "l"), verbose=0)
-    assert json.loads((Path(run_dir) / "metrics.json").read_text())["final_test_accuracy"] >= 0.94
+    assert json.loads((Path(run_dir) / "metrics.json").read_text())["final_test_accuracy"] >= 0.92
 
 
 @pytest.mark.slow
