@@ -4,6 +4,8 @@ Offline, `tfds.load(download=True)` retries for minutes before failing; here a m
 on a machine without internet fails at once with a line that says how to use a local copy.
 """
 
+import contextlib
+import logging
 import os
 import socket
 
@@ -18,7 +20,8 @@ TFDS_HOST = ("storage.googleapis.com", 443)  # where tfds downloads CIFAR-10 and
 def read_tfds(name: str) -> Splits:
     """Both splits of the tfds data set `name` as in-memory arrays; download only when online."""
     try:
-        return _as_splits(name, download=False)
+        with _absl_warnings_off():  # tfds warns about the folder it is about to report missing
+            return _as_splits(name, download=False)
     except AssertionError:
         pass  # not prepared yet: tfds raises AssertionError("could not find data in ...")
     if not _online():
@@ -51,6 +54,17 @@ def _to_arrays(dataset) -> Split:
         images.append(image_batch)
         labels.append(label_batch)
     return Split(np.concatenate(images), np.concatenate(labels).astype(np.int32))
+
+
+@contextlib.contextmanager
+def _absl_warnings_off():
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        absl.setLevel(level)
 
 
 def _online() -> bool:
