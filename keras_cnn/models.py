@@ -199,6 +199,11 @@ class LabSequential(keras.Sequential):
     def from_config(cls, config, custom_objects=None):
         settings = {key: config.pop(key, default) for key, default in cls.SETTINGS.items()}
         model = super().from_config(config, custom_objects=custom_objects)
-        model.augment, model.mixup_alpha, model.cutmix_alpha = tuple(settings["augment"]), settings["mixup_alpha"], settings["cutmix_alpha"]
-        model.mix_seed, model.tta = settings["mix_seed"], settings["tta"]
+        for key, value in settings.items():
+            setattr(model, key, tuple(value) if key == "augment" else value)
         return model
+
+
+@keras.saving.register_keras_serializable(package="keras_cnn")
+class MixingSequential(LabSequential):
+    """LabSequential's name before it held test-time flips: checkpoints saved under it still load."""
