@@ -16,7 +16,7 @@ import typing
 # TF_CPP_MIN_LOG_LEVEL=0 to see it. Must precede the first TensorFlow import.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from keras_cnn.config import VARIANTS, TrainConfig, recorded_settings, resolve_config, variant_changes  # noqa: E402
+from keras_cnn.config import INITS, VARIANTS, TrainConfig, recorded_settings, resolve_config, variant_changes  # noqa: E402
 from keras_cnn.errors import ConfigError, KerasCnnError  # noqa: E402
 from keras_cnn import search_space  # noqa: E402
 
@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--limit", type=int, metavar="N", help="every run uses a seeded random subset of N images of each split")
     lab.add_argument("--seed", type=int, default=0, metavar="N", help="seed of every run (default: 0)")
     lab.add_argument("--batch-size", type=int, metavar="N", help="batch size of every run (default: 128, the lab's)")
-    lab.add_argument("--init", choices=["torch", "glorot"], help="initial weights of every run (default: torch, the lab's)")
+    lab.add_argument("--init", choices=INITS, help=f"initial weights of every run (default: {TrainConfig.init}, the lab's)")
     lab.add_argument("--mixed-precision", action="store_true", help="every run in mixed precision (bfloat16 on CPU: faster where the CPU has bfloat16 instructions)")
     lab.add_argument("--variants", metavar="A,B", help=f"train only these ({','.join(VARIANTS)}), in lab order; the report covers every lab run in --out")
     lab.add_argument("--out", default="runs/lab", metavar="DIR", help="folder of the run folders and the report (default: runs/lab)")

@@ -20,13 +20,13 @@ from torch import nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from benchmarks.torch_reference import augment, lab_bn_network  # noqa: E402
+from benchmarks.torch_reference import augment, channel_stats, lab_bn_network, standardize  # noqa: E402
 from pipelines.sources import load_splits  # noqa: E402
 
 
 def standardized_center(batch: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     """uint8 NHWC batch -> standardized float NCHW centered 28x28 crop (the lab's test-time view)."""
-    return ((batch.permute(0, 3, 1, 2).float() / 255 - mean) / std)[:, :, 2:30, 2:30]
+    return standardize(batch, mean, std)[:, :, 2:30, 2:30]
 
 
 def main() -> None:
@@ -43,9 +43,7 @@ def main() -> None:
     splits = load_splits("cifar10", (32, 32, 3), data_dir=args.data_dir)
     train_images, test_images = torch.from_numpy(splits.train.images), torch.from_numpy(splits.test.images)
     train_labels, test_labels = torch.from_numpy(splits.train.labels).long(), torch.from_numpy(splits.test.labels).long()
-    pixels = train_images.float() / 255
-    mean, std = pixels.mean(dim=(0, 1, 2)).view(1, 3, 1, 1), pixels.std(dim=(0, 1, 2)).view(1, 3, 1, 1)
-    del pixels
+    mean, std = channel_stats(train_images)
 
     model = lab_bn_network().to(memory_format=torch.channels_last)  # PyTorch's faster format on this CPU
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)

@@ -36,9 +36,20 @@ def lab_bn_network() -> nn.Sequential:
     )
 
 
+def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and standard deviation of uint8 NHWC images in [0, 1], shaped for NCHW batches."""
+    pixels = images.float() / 255
+    return pixels.mean(dim=(0, 1, 2)).view(1, 3, 1, 1), pixels.std(dim=(0, 1, 2)).view(1, 3, 1, 1)
+
+
+def standardize(batch: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """uint8 NHWC batch -> standardized float NCHW batch."""
+    return (batch.permute(0, 3, 1, 2).float() / 255 - mean) / std
+
+
 def augment(batch: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     """uint8 NHWC batch -> standardized, randomly cropped (28x28) and flipped float NCHW batch."""
-    images = (batch.permute(0, 3, 1, 2).float() / 255 - mean) / std
+    images = standardize(batch, mean, std)
     n = images.shape[0]
     tops, lefts = torch.randint(0, 5, (n,)), torch.randint(0, 5, (n,))
     rows = (tops[:, None] + torch.arange(28))[:, None, :, None].expand(n, 3, 28, 32)
@@ -64,10 +75,7 @@ def main() -> None:
     splits = load_splits("cifar10", (32, 32, 3), data_dir=args.data_dir)
     images = torch.from_numpy(splits.train.images)
     labels = torch.from_numpy(splits.train.labels).long()
-    pixels = images.float() / 255
-    mean = pixels.mean(dim=(0, 1, 2)).view(1, 3, 1, 1)
-    std = pixels.std(dim=(0, 1, 2)).view(1, 3, 1, 1)
-    del pixels
+    mean, std = channel_stats(images)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch_size}, "
           f"{args.steps} steps x {args.repeats} repeats")
 

@@ -41,8 +41,9 @@ def train_lab(
     `data_dir` is CIFAR-10's image folder (default: tfds), `mnist_dir` LeNet5's (default: tfds;
     a folder of class folders is split 80/20). `epochs` applies to the CIFAR-10 variants,
     `lenet5_epochs` to LeNet5 (defaults: the variants', 30 and 5); `limit`, `seed`,
-    `batch_size`, `init` and `mixed_precision` to every run. Returns each variant's outcome: "trained", "resumed", "finished"
-    (done before: skipped), "diverged" or "skipped" (lenet5 without MNIST data).
+    `batch_size`, `init` and `mixed_precision` to every run. Returns each variant's outcome:
+    "trained", "resumed", "finished" (done before: skipped), "diverged" or "skipped" (lenet5
+    without MNIST data).
     """
     shared = dict(limit=limit, seed=seed, mixed_precision=mixed_precision) | _given(batch_size=batch_size, init=init)
     configs, outcomes = lab_configs(variants, data_dir, mnist_dir, epochs, lenet5_epochs, shared, say)

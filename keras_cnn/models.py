@@ -141,7 +141,7 @@ def cifar_cnn(config: TrainConfig, num_classes: int = 10) -> list[layers.Layer]:
     ]
 
 
-def lenet5(num_classes: int = 10, dtype: str = "float32", init: str = "glorot") -> list[layers.Layer]:
+def lenet5(num_classes: int = 10, dtype: str = "float32", init: str = "torch") -> list[layers.Layer]:
     """The lab's starting code: conv 6@5x5 pad 2 + tanh, pool, conv 16@5x5 + tanh, pool, fc 120, 84, 10."""
     return [
         layers.Conv2D(6, 5, padding="same", activation="tanh", dtype=dtype, name="conv1", **initial_weights(init, 5 * 5 * 1)),
