@@ -83,6 +83,10 @@ class TrainConfig:
     nesterov: bool = _setting(False, "Nesterov momentum (sgd)")
     weight_decay: float = _setting(0.0, "decoupled weight decay of conv and dense kernels (not biases, BN)")
     label_smoothing: float = _setting(0.0, "label smoothing of the cross-entropy loss")
+    sam_rho: float = _setting(
+        0.0, "sharpness-aware minimization: each step follows the gradient at the weights moved by this distance "
+        "uphill (0: off); with it a step costs two forward and backward passes"
+    )
     schedule: str = _setting(
         "exp", f"learning-rate schedule: {', '.join(SCHEDULES)} (exp: the lab's lr0 * lr_decay**epoch)"
     )
@@ -259,6 +263,7 @@ def _check(config: TrainConfig) -> None:
     require(0 <= config.color_jitter < 1, f"color jitter must be in [0, 1), got {config.color_jitter}")
     require(config.weight_decay >= 0, f"weight decay must be >= 0, got {config.weight_decay}")
     require(0 <= config.label_smoothing < 1, f"label smoothing must be in [0, 1), got {config.label_smoothing}")
+    require(math.isfinite(config.sam_rho) and config.sam_rho >= 0, f"sam rho must be >= 0, got {config.sam_rho}")
     require(config.lr_step_epochs >= 1, f"lr step epochs must be at least 1, got {config.lr_step_epochs}")
     require(0 <= config.warmup_epochs < config.epochs or config.schedule != "warmup-cosine",
             f"warmup epochs must be in [0, epochs), got {config.warmup_epochs}")

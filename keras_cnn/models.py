@@ -30,7 +30,8 @@ def build_model(
     With normalization="train", `norm_stats` are the training split's per-channel statistics;
     without them the Normalization layer is left to be set by `layer.adapt(images / 255)`.
     With whitening="zca", `zca` is the (mean, matrix) pair of `zca_whitening` (identity if None).
-    With mixup, cutmix or test-time flips the model is a `LabSequential` (see there).
+    With mixup, cutmix, sharpness-aware minimization or test-time flips the model is a
+    `LabSequential` (see there).
     """
     if isinstance(config, str):
         config = resolve_config(config)
@@ -40,9 +41,9 @@ def build_model(
         *preprocessing_layers(config, norm_stats, zca),
         *(lenet5(num_classes, compute_dtype(config), config.init) if config.arch == "lenet5" else cifar_cnn(config, num_classes)),
     ]
-    if any(name in config.augment for name in MIXING) or config.tta != "none":
-        return LabSequential(stack, augment=config.augment, mixup_alpha=config.mixup_alpha,
-                             cutmix_alpha=config.cutmix_alpha, mix_seed=config.seed, tta=config.tta, name=config.variant)
+    if any(name in config.augment for name in MIXING) or config.tta != "none" or config.sam_rho:
+        return LabSequential(stack, augment=config.augment, mixup_alpha=config.mixup_alpha, cutmix_alpha=config.cutmix_alpha,
+                             mix_seed=config.seed, tta=config.tta, sam_rho=config.sam_rho, name=config.variant)
     return keras.Sequential(stack, name=config.variant)
 
 
@@ -158,21 +159,23 @@ def lenet5(num_classes: int = 10, dtype: str = "float32", init: str = "torch") -
 
 @keras.saving.register_keras_serializable(package="keras_cnn")
 class LabSequential(keras.Sequential):
-    """A Sequential plus the two steps that layers cannot express.
+    """A Sequential plus the steps that layers cannot express.
 
     - mixup / cutmix (in `augment`) need the labels, which layers never see: the training step
       mixes each batch on the device first. Labels must then be one-hot.
+    - sam_rho > 0: sharpness-aware minimization needs two passes per step (see `sharpness_aware_step`).
     - tta="flip": at inference (evaluate, predict, checkpoints, exports) the output is the mean of
       the softmax of each image and of its mirror image; a layer sees one input, so this lives in
       `call`. Training sees single images.
     """
 
-    SETTINGS = {"augment": (), "mixup_alpha": 0.2, "cutmix_alpha": 1.0, "mix_seed": None, "tta": "none"}
+    SETTINGS = {"augment": (), "mixup_alpha": 0.2, "cutmix_alpha": 1.0, "mix_seed": None, "tta": "none", "sam_rho": 0.0}
 
-    def __init__(self, *args, augment=(), mixup_alpha=0.2, cutmix_alpha=1.0, mix_seed=None, tta="none", **kwargs):
+    def __init__(self, *args, augment=(), mixup_alpha=0.2, cutmix_alpha=1.0, mix_seed=None, tta="none", sam_rho=0.0,
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.augment, self.mixup_alpha, self.cutmix_alpha, self.mix_seed = tuple(augment), mixup_alpha, cutmix_alpha, mix_seed
-        self.tta = tta
+        self.tta, self.sam_rho = tta, sam_rho
         self.mix_seed_generator = keras.random.SeedGenerator(mix_seed)
 
     def call(self, inputs, training=None, mask=None):
@@ -183,16 +186,53 @@ class LabSequential(keras.Sequential):
         return (outputs + mirrored) / 2
 
     def train_step(self, data):
-        if not any(name in self.augment for name in MIXING):
-            return super().train_step(data)
-        images, labels = data
-        images, labels = mix_batch(images, labels, self.augment, self.mixup_alpha, self.cutmix_alpha, self.mix_seed_generator)
-        return super().train_step((images, labels))
+        images, labels, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if any(name in self.augment for name in MIXING):
+            images, labels = mix_batch(images, labels, self.augment, self.mixup_alpha, self.cutmix_alpha, self.mix_seed_generator)
+        if self.sam_rho:
+            return self.sharpness_aware_step(images, labels, sample_weight)
+        return super().train_step((images, labels, sample_weight))
+
+    def sharpness_aware_step(self, images, labels, sample_weight=None):
+        """Sharpness-aware minimization (Foret et al., 2021): step with the gradient at w + rho * g / |g|.
+
+        Keras has no SAM: it needs a second forward and backward pass per step, which an optimizer
+        cannot run. The second pass is a `stateless_call` on the moved weights, so no variable is
+        changed in place (which also keeps it valid under tf.distribute) and batch-norm statistics
+        are updated once per step, by the first pass, as without SAM.
+        """
+        import tensorflow as tf  # the TensorFlow backend's training step, as Keras' own
+
+        weights = self.trainable_variables
+        with tf.GradientTape() as tape:
+            predictions = self(images, training=True)
+            loss = self._compute_loss(x=images, y=labels, y_pred=predictions, sample_weight=sample_weight, training=True)
+            # As Keras' step: the tracked loss undoes compute_loss's division by the replica count.
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            self._loss_tracker.update_state(loss * replicas, sample_weight=tf.shape(images)[0])
+            loss = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(loss, weights)
+        # Only the direction counts, so the loss scale of float16 cancels; an overflow (inf) moves nothing.
+        scale = self.sam_rho / (tf.linalg.global_norm(gradients) + 1e-12)
+        moved = [
+            weight.value + tf.where(tf.math.is_finite(gradient), gradient * scale, tf.zeros_like(gradient))
+            for weight, gradient in zip(weights, gradients)
+        ]
+        with tf.GradientTape() as tape:
+            tape.watch(moved)
+            moved_predictions, _ = self.stateless_call(
+                moved, [variable.value for variable in self.non_trainable_variables], images, training=True
+            )
+            moved_loss = self.optimizer.scale_loss(
+                self._compute_loss(x=images, y=labels, y_pred=moved_predictions, sample_weight=sample_weight, training=True)
+            )
+        self.optimizer.apply_gradients(zip(tape.gradient(moved_loss, moved), weights))
+        return self.compute_metrics(images, labels, predictions, sample_weight=sample_weight)
 
     def get_config(self):
         return super().get_config() | {
             "augment": list(self.augment), "mixup_alpha": self.mixup_alpha,
-            "cutmix_alpha": self.cutmix_alpha, "mix_seed": self.mix_seed, "tta": self.tta,
+            "cutmix_alpha": self.cutmix_alpha, "mix_seed": self.mix_seed, "tta": self.tta, "sam_rho": self.sam_rho,
         }
 
     @classmethod

@@ -21,6 +21,8 @@ RANGES = {
     "lr_decay": ("--decay-range", (0.9, 1.0), False),
     "dropout": ("--dropout-range", (0.0, 0.6), False),
     "weight_decay": ("--weight-decay-range", None, True),
+    "label_smoothing": ("--label-smoothing-range", None, False),
+    "sam_rho": ("--sam-rho-range", None, False),
 }
 BATCH_SIZES_FLAG = "--batch-sizes"
 DEFAULT_BATCH_SIZES = (64, 128, 256)

@@ -139,6 +139,52 @@ def test_test_time_flip_averages_each_image_and_its_mirror_at_inference_only(tmp
     assert keras.saving.load_model(tmp_path / "tta.keras").tta == "flip"
 
 
+def test_sam_steps_with_the_gradient_at_the_weights_moved_uphill_and_updates_bn_statistics_once(tmp_path, images):
+    import tensorflow as tf
+
+    from keras_cnn.training import compiled_model
+
+    labels = np.arange(len(images)) % 10
+    rho, lr = 0.5, 0.1
+    config = resolve_config("bn", normalization="none", augment="none", dropout=0.0, momentum=0.0, lr=lr, sam_rho=rho)
+    sam = compiled_model(config, None, 10)
+    plain = compiled_model(resolve_config("bn", normalization="none", augment="none", dropout=0.0, momentum=0.0, lr=lr), None, 10)
+    plain.set_weights(sam.get_weights())
+    start = [w.numpy() for w in sam.trainable_variables]
+    reference = build_model(resolve_config("bn", normalization="none", augment="none", dropout=0.0))
+    reference.set_weights(sam.get_weights())
+
+    def gradients(weights):
+        for variable, value in zip(reference.trainable_variables, weights):
+            variable.assign(value)
+        with tf.GradientTape() as tape:
+            loss = keras.losses.SparseCategoricalCrossentropy()(labels, reference(images, training=True))
+        return [g.numpy() for g in tape.gradient(loss, reference.trainable_variables)]
+
+    first = gradients(start)
+    norm = np.sqrt(sum(np.sum(g**2) for g in first))
+    uphill = gradients([w + rho * g / norm for w, g in zip(start, first)])
+    sam.train_on_batch(images, labels)
+    plain.train_on_batch(images, labels)
+    for variable, w, g in zip(sam.trainable_variables, start, uphill):
+        assert np.allclose(variable.numpy(), w - lr * g, atol=1e-5)
+    assert not np.allclose(sam.get_layer("fc5").kernel.numpy(), plain.get_layer("fc5").kernel.numpy(), atol=1e-5)
+    # Batch-norm statistics: updated by the first pass only, exactly as by a plain step.
+    for name in ("bn1", "bn2", "bn3"):
+        assert np.allclose(sam.get_layer(name).moving_mean.numpy(), plain.get_layer(name).moving_mean.numpy(), atol=1e-6)
+        assert np.allclose(sam.get_layer(name).moving_variance.numpy(), plain.get_layer(name).moving_variance.numpy(), atol=1e-5)
+    sam.save(tmp_path / "sam.keras")
+    assert keras.saving.load_model(tmp_path / "sam.keras").sam_rho == rho
+
+
+def test_sam_run_end_to_end_with_mixup_and_mixed_precision(cifar_like_folder, tmp_path):
+    _, run_dir = train("best", data_dir=str(cifar_like_folder), epochs=1, batch_size=16, verbose=0, sam_rho=0.05,
+                       augment="pad-crop32,flip,mixup", mixed_precision=True, run_dir=str(tmp_path / "r"))
+    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    assert np.isfinite(metrics["final_test_loss"]) and 0 <= metrics["final_test_accuracy"] <= 1
+    assert json.loads((Path(run_dir) / "config.json").read_text())["config"]["sam_rho"] == 0.05
+
+
 def test_schedules_give_the_expected_rates():
     steps = 100
     cosine = learning_rate_schedule(resolve_config("bn", schedule="cosine", lr=0.1, epochs=10), steps)
@@ -180,6 +226,7 @@ def test_nesterov_sets_sgd():
     (dict(cutout_size=40), "cutout size must be between 1 and the image size"),
     (dict(label_smoothing=1.0), "label smoothing must be in [0, 1)"),
     (dict(tta="rotate"), "tta 'rotate' is unknown: use none, flip"),
+    (dict(sam_rho=-0.1), "sam rho must be >= 0"),
 ])
 def test_invalid_combinations_get_one_clear_line(overrides, message):
     with pytest.raises(ConfigError, match=re.escape(message)):

@@ -86,6 +86,22 @@ def test_mirrored_on_two_cpu_devices_matches_one_device(cifar_like_folder, tmp_p
             assert np.allclose(a, b, atol=1e-4)
 
 
+def test_sam_trains_under_the_mirrored_strategy(cifar_like_folder, tmp_path):
+    """SAM's second pass moves no variable in place, so it runs in the replicas' context."""
+    code = f"""
+        import json, math
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        import keras_cnn
+        _, run_dir = keras_cnn.train("bn", data_dir={str(cifar_like_folder)!r}, strategy="mirrored", sam_rho=0.05,
+                                     epochs=1, batch_size=20, verbose=0, run_dir="sam")
+        assert math.isfinite(json.load(open("sam/metrics.json"))["final_test_loss"])
+    """
+    result = run_python(code, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
 def free_ports(count: int) -> list[int]:
     sockets = [socket.socket() for _ in range(count)]
     for s in sockets:

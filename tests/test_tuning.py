@@ -220,6 +220,11 @@ def test_search_space_defaults_fixed_settings_and_equal_ends():
     with pytest.raises(ConfigError, match="cannot search epochs"):
         search_space({"epochs": (1, 3)}, bn)
 
+    space, _ = search_space({"label_smoothing": (0.0, 0.2), "sam_rho": (0.0, 0.1)}, resolve_config("best"), fixed={"lr"})
+    assert space["label_smoothing"] == FloatRange(0.0, 0.2) and space["sam_rho"] == FloatRange(0.0, 0.1)
+    with pytest.raises(ConfigError, match=r"--sam-rho-range: sam rho must be >= 0"):
+        search_space({"sam_rho": (-0.1, 0.1)}, bn)
+
 
 def test_influence_ranks_hyperparameters_and_the_plot_takes_the_top_two(tmp_path):
     trials = [(0.001, 64, 0.2), (0.01, 128, 0.4), (0.05, 64, 0.3), (0.1, 128, 0.5)]
