@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import keras
 import numpy as np
+import tensorflow as tf  # the backend (Keras on TensorFlow): RandomCrop gathers with tf.gather
 from keras import ops
 
 
@@ -69,8 +70,10 @@ class RandomCrop(keras.layers.Layer):
         lefts = keras.random.randint((batch, 1), 0, in_width - self.width + 1, seed=self.seed_generator)
         rows = tops + ops.arange(self.height, dtype=tops.dtype)  # (batch, height): each image's own rows
         cols = lefts + ops.arange(self.width, dtype=lefts.dtype)
-        images = ops.take_along_axis(images, rows[:, :, None, None], axis=1)
-        return ops.take_along_axis(images, cols[:, None, :, None], axis=2)
+        # tf.gather with batch_dims, not keras.ops.take_along_axis: that one broadcasts the indices
+        # to the whole batch and adds a select and transposes, ~9% of the bn step's op time (profiled).
+        images = tf.gather(images, rows, axis=1, batch_dims=1)
+        return tf.gather(images, cols, axis=2, batch_dims=1)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.height, self.width, input_shape[3])
