@@ -93,6 +93,18 @@ class RandomFlip(keras.layers.RandomFlip):
     def call(self, data, training=False):
         return super().call(data, training=training)
 
+    def transform_images(self, images, transformation, training=True):
+        # The same flips as Keras' (same random draws), as one gather of each image's columns,
+        # in order or reversed: Keras mirrors the whole batch and selects per image, which cost
+        # 3% of the bn step's op time (profiled).
+        if not training or self.mode != "horizontal" or len(images.shape) != 4:
+            return super().transform_images(images, transformation, training=training)
+        width = images.shape[2]
+        columns = ops.arange(width)
+        flips = ops.reshape(transformation["flips"], (-1, 1))  # (batch, 1): mirror this image?
+        order = ops.where(flips, width - 1 - columns, columns)  # (batch, width)
+        return tf.gather(ops.cast(images, self.compute_dtype), order, axis=2, batch_dims=1)
+
 
 @keras.saving.register_keras_serializable(package="keras_cnn")
 class Cutout(keras.layers.Layer):

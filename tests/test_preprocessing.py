@@ -1,5 +1,6 @@
 """On-device preprocessing: crop and flip at train vs test time, normalization statistics."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -51,6 +52,10 @@ def test_flip_mirrors_about_half_of_the_images_in_training_and_none_at_inference
     assert 90 < sum(mirrored) < 166  # Binomial(256, 1/2): 128 +- 38 is beyond 4.5 sigma
     assert np.array_equal(np.asarray(layer(images.astype("float32"))), images)
     assert np.array_equal(np.asarray(layer(images.astype("float32"), training=False)), images)
+    # The same draws as Keras' own layer: its flips, computed by a gather instead of a select.
+    ours, keras_own = RandomFlip("horizontal", seed=5), keras.layers.RandomFlip("horizontal", seed=5)
+    assert np.array_equal(np.asarray(ours(images.astype("float32"), training=True)),
+                          np.asarray(keras_own(images.astype("float32"), training=True)))
 
 
 def test_augment_model_sees_random_crops_and_flips_in_training_and_the_center_at_test(images):
