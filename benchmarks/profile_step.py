@@ -38,7 +38,9 @@ def op_times(logdir: str) -> collections.Counter:
         for line in plane.lines:
             for event in line.events:
                 name = plane.event_metadata[event.metadata_id].name
-                if ":" in name and "ExecutorState" not in name:  # ops, not the executor's spans around them
+                op_type = name.split(":")[-1].strip()
+                # ops ("scope/name:OpType"), not the spans of the executor and the function around them
+                if ":" in name and "ExecutorState" not in name and op_type != "Run" and not op_type.startswith("__"):
                     totals[name] += event.duration_ps / 1e9
     return totals
 
