@@ -142,10 +142,12 @@ VARIANTS["bn"] = VARIANTS["dropout"] | dict(batch_norm=True)
 # Beyond the lab: the same network and weights, the best recipe we found for 30 epochs (README,
 # "The best this network can do"). Whole 32x32 images (pad-crop32) instead of 28x28 crops, Nesterov
 # SGD under a one-cycle schedule, weight decay, label smoothing, lighter dropout, and predictions
-# averaged over each test image and its mirror image (+0.9 points).
+# averaged over each test image and its mirror image (+0.9 points). No cutout and dropout 0.1: this
+# small network is limited by what it can fit, and the lighter regularization gained 0.5 points
+# (two seeds each).
 VARIANTS["best"] = VARIANTS["bn"] | dict(
-    augment=("pad-crop32", "flip", "cutout"), cutout_size=8, nesterov=True, lr=0.05, schedule="onecycle",
-    weight_decay=5e-3, label_smoothing=0.1, dropout=0.3, tta="flip",
+    augment=("pad-crop32", "flip"), nesterov=True, lr=0.05, schedule="onecycle",
+    weight_decay=5e-3, label_smoothing=0.1, dropout=0.1, tta="flip",
 )
 
 
