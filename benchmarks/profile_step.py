@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 
+from benchmarks.throughput import synthetic_batches  # noqa: E402
 from keras_cnn.config import resolve_config  # noqa: E402
 from keras_cnn.training import compiled_model  # noqa: E402
 from pipelines.preprocessing import ChannelStats  # noqa: E402
@@ -53,12 +54,9 @@ def main() -> None:
     args = parser.parse_args()
 
     config = resolve_config(args.variant, mixed_precision=args.mixed_precision)
-    rng = np.random.default_rng(0)
-    batch = (rng.integers(0, 256, (config.batch_size, 32, 32, 3), dtype=np.uint8),
-             rng.integers(0, 10, config.batch_size).astype(np.int32))
     stats = ChannelStats(np.full(3, 0.47, np.float32), np.full(3, 0.2, np.float32))
     model = compiled_model(config, stats, num_classes=10, train_size=50_000)
-    data = tf.data.Dataset.from_tensors(batch).repeat()
+    data = synthetic_batches(config.batch_size)
     model.fit(data, steps_per_epoch=30, epochs=1, verbose=0)
     with tempfile.TemporaryDirectory() as logdir:
         tf.profiler.experimental.start(logdir)

@@ -17,10 +17,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import keras_cnn  # noqa: E402,F401  (sets TensorFlow's environment first)
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
-from benchmarks.throughput import StepSpans  # noqa: E402
+from benchmarks.throughput import StepSpans, synthetic_batches  # noqa: E402
 from keras_cnn.config import resolve_config  # noqa: E402
 from keras_cnn.optimization import loss_and_metrics, make_optimizer  # noqa: E402
 from keras_cnn.training import compiled_model  # noqa: E402
@@ -45,9 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mixed-precision", action="store_true")
     config = resolve_config("bn", mixed_precision=parser.parse_args().mixed_precision)
-    rng = np.random.default_rng(0)
-    batch = (rng.integers(0, 256, (BATCH, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, BATCH).astype(np.int32))
-    data = tf.data.Dataset.from_tensors(batch).repeat()
+    data = synthetic_batches(BATCH)
 
     rates = {"relu, pool (the lab's order)": [], "pool, relu": []}
     for _ in range(2):

@@ -52,6 +52,13 @@ class StepSpans(keras.callbacks.Callback):
         self.seconds.append(self.end - self.start)
 
 
+def synthetic_batches(batch_size: int, shape: tuple[int, ...] = (32, 32, 3)) -> tf.data.Dataset:
+    """One seeded uint8 batch with labels, repeated: the training step alone, without an input pipeline."""
+    rng = np.random.default_rng(0)
+    batch = (rng.integers(0, 256, (batch_size, *shape), dtype=np.uint8), rng.integers(0, 10, batch_size).astype(np.int32))
+    return tf.data.Dataset.from_tensors(batch).repeat()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variant", default="bn")
@@ -84,10 +91,7 @@ def main() -> None:
     results = {}
     for mode in modes:
         if mode == "synthetic":
-            rng = np.random.default_rng(0)
-            batch = (rng.integers(0, 256, (args.batch_size, *shape), dtype=np.uint8),
-                     rng.integers(0, 10, args.batch_size).astype(np.int32))
-            dataset = tf.data.Dataset.from_tensors(batch).repeat()
+            dataset = synthetic_batches(args.batch_size, shape)
         else:
             dataset = train_dataset(splits.train, args.batch_size, seed=0).repeat()
         # One fit, one iterator: the warm-up epoch pays for tracing and for filling the shuffle
