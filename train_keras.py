@@ -68,6 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--overwrite", action="store_true", help="replace an existing export in the folder")
     export.set_defaults(command=run_export)
 
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="test accuracy of a trained run's checkpoint, optionally with another test-time augmentation",
+        description="Score a run's best.keras (or last.keras) on the run's test split. Test-time augmentation does not "
+        "change training, so --tta scores the same weights with other views (e.g. flip-translate) without retraining.",
+    )
+    evaluate.add_argument("--run", required=True, metavar="DIR", help="run folder, e.g. runs/best")
+    evaluate.add_argument("--checkpoint", choices=["best", "last"], default="best", help="best.keras (default) or last.keras")
+    evaluate.add_argument("--tta", metavar="NAME", help="none, flip or flip-translate (default: the run's own)")
+    evaluate.add_argument("--data-dir", metavar="DIR", help="read the test split from DIR instead of the run's data source")
+    evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
+    evaluate.set_defaults(command=run_evaluate)
+
     predict = commands.add_parser(
         "predict",
         help="classify PNG/JPEG files with an exported model",
@@ -226,6 +239,22 @@ def run_export(args: argparse.Namespace) -> int:
     from keras_cnn.export import export_run
 
     export_run(args.run, to=args.to, checkpoint=args.checkpoint, tflite=args.tflite, overwrite=args.overwrite)
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    import_tensorflow_quietly()
+    from keras_cnn.evaluation import evaluate_run
+
+    result = evaluate_run(args.run, checkpoint=args.checkpoint, tta=args.tta, data_dir=args.data_dir)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(
+            f"Test accuracy {result['test_accuracy']:.2%} (cross-entropy {result['test_cross_entropy']:.4f}) of "
+            f"{result['run_dir']} {result['checkpoint']}.keras on {result['test_images']:,} test images, "
+            f"test-time augmentation {result['tta']}"
+        )
     return 0
 
 

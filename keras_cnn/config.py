@@ -22,7 +22,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("exp", "step", "cosine", "warmup-cosine", "onecycle")
 JIT_MODES = ("auto", "on", "off")
 STRATEGIES = ("default", "mirrored", "multi-worker")
-TTA_MODES = ("none", "flip")
+TTA_MODES = ("none", "flip", "flip-translate")
 INITS = ("glorot", "torch")
 
 # The lab's fixed per-channel constants (RGB, pixel values scaled to [0, 1]).
@@ -95,7 +95,8 @@ class TrainConfig:
     warmup_epochs: int = _setting(2, "warmup-cosine: epochs of linear warmup")
     tta: str = _setting(
         "none", "test-time augmentation: flip averages the softmax of each image and its mirror image at inference "
-        "(every evaluation, checkpoint and export); training is unchanged"
+        "(every evaluation, checkpoint and export), flip-translate also the images moved one pixel up-left and "
+        "down-right, with their mirror images (6 views); training is unchanged"
     )
     eval_train: bool = _setting(
         False, "also evaluate the training split in inference mode at the end of every epoch"

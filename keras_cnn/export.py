@@ -64,9 +64,9 @@ def export_run(
     """
     say = print if verbose else (lambda *args: None)
     to = to or default_export_dir(run_dir)
-    record, model_path = _read_run(run_dir, checkpoint)
+    record, model_path = read_run(run_dir, checkpoint)
     _check_target(to, overwrite)
-    model = _load_model(model_path)
+    model = load_checkpoint(model_path)
     image_shape = tuple(model.input_shape[1:])
     class_names = record["data"]["class_names"]
     if len(class_names) != model.output_shape[-1]:
@@ -177,7 +177,7 @@ def read_export_info(export_dir: str) -> dict:
     return read_json(os.path.join(export_dir, INFO_FILE))
 
 
-def _read_run(run_dir: str, checkpoint: str) -> tuple[dict, str]:
+def read_run(run_dir: str, checkpoint: str) -> tuple[dict, str]:
     if checkpoint not in CHECKPOINTS:
         raise ExportError(f"checkpoint '{checkpoint}' is unknown: use {' or '.join(CHECKPOINTS)}")
     if not os.path.isdir(run_dir):
@@ -195,7 +195,7 @@ def _read_metrics(run_dir: str) -> dict | None:
     return read_json(path) if os.path.exists(path) else None
 
 
-def _load_model(path: str) -> keras.Model:
+def load_checkpoint(path: str) -> keras.Model:
     try:
         return keras.saving.load_model(path, compile=False)
     except (OSError, ValueError, zipfile.BadZipFile) as error:

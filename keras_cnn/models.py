@@ -12,7 +12,9 @@ from keras import layers
 
 from keras_cnn.config import DATASET_SHAPES, LAB_MEAN, LAB_STD, TrainConfig, resolve_config
 from keras_cnn.layers import FusedBatchNormalization
-from pipelines.preprocessing import ChannelStats, ColorJitter, Cutout, RandomCrop, RandomFlip, ZCAWhitening, mix_batch
+from pipelines.preprocessing import (
+    ChannelStats, ColorJitter, Cutout, RandomCrop, RandomFlip, ZCAWhitening, mix_batch, test_time_views,
+)
 
 CROP_SIZE = 28  # the lab's augmentation crop
 PAD = 4  # pad-crop32: the usual CIFAR recipe, pad 4 then crop 32
@@ -164,9 +166,10 @@ class LabSequential(keras.Sequential):
     - mixup / cutmix (in `augment`) need the labels, which layers never see: the training step
       mixes each batch on the device first. Labels must then be one-hot.
     - sam_rho > 0: sharpness-aware minimization needs two passes per step (see `sharpness_aware_step`).
-    - tta="flip": at inference (evaluate, predict, checkpoints, exports) the output is the mean of
-      the softmax of each image and of its mirror image; a layer sees one input, so this lives in
-      `call`. Training sees single images.
+    - tta="flip" or "flip-translate": at inference (evaluate, predict, checkpoints, exports) the
+      output is the weighted mean of the softmax of several views of each image (its mirror image,
+      and with flip-translate one-pixel shifts: `test_time_views`); a layer sees one input, so this
+      lives in `call`. Training sees single images.
     """
 
     SETTINGS = {"augment": (), "mixup_alpha": 0.2, "cutmix_alpha": 1.0, "mix_seed": None, "tta": "none", "sam_rho": 0.0}
@@ -179,11 +182,13 @@ class LabSequential(keras.Sequential):
         self.mix_seed_generator = keras.random.SeedGenerator(mix_seed)
 
     def call(self, inputs, training=None, mask=None):
-        outputs = super().call(inputs, training=training, mask=mask)
-        if training or self.tta != "flip":
-            return outputs
-        mirrored = super().call(keras.ops.flip(inputs, axis=2), training=training, mask=mask)
-        return (outputs + mirrored) / 2
+        if training or self.tta == "none":
+            return super().call(inputs, training=training, mask=mask)
+        views, weights = test_time_views(inputs, self.tta)
+        # One pass over all views stacked along the batch: inference treats each image alone.
+        outputs = super().call(keras.ops.concatenate(views, axis=0), training=training, mask=mask)
+        outputs = keras.ops.reshape(outputs, (len(views), -1, outputs.shape[-1]))
+        return sum(weight * outputs[index] for index, weight in enumerate(weights))
 
     def train_step(self, data):
         images, labels, sample_weight = keras.utils.unpack_x_y_sample_weight(data)

@@ -106,6 +106,23 @@ class RandomFlip(keras.layers.RandomFlip):
         return tf.gather(ops.cast(images, self.compute_dtype), order, axis=2, batch_dims=1)
 
 
+def test_time_views(images, tta: str) -> tuple[list, list[float]]:
+    """The views of a batch that test-time augmentation averages, and the weight of each.
+
+    flip: the images and their mirror images, half each. flip-translate (airbench's, Jordan 2024):
+    half the weight on those two, half on the images moved one pixel down-right and one pixel
+    up-left (borders reflected), each with its mirror image.
+    """
+    mirror = lambda batch: ops.flip(batch, axis=2)
+    if tta == "flip":
+        return [images, mirror(images)], [0.5, 0.5]
+    height, width = images.shape[1], images.shape[2]
+    padded = ops.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
+    down_right, up_left = padded[:, :height, :width], padded[:, 2:, 2:]
+    views = [images, mirror(images), down_right, mirror(down_right), up_left, mirror(up_left)]
+    return views, [0.25, 0.25, 0.125, 0.125, 0.125, 0.125]
+
+
 @keras.saving.register_keras_serializable(package="keras_cnn")
 class Cutout(keras.layers.Layer):
     """Training only: zero a `size` x `size` square at a uniform random center per image (DeVries & Taylor 2017).

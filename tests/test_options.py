@@ -139,6 +139,26 @@ def test_test_time_flip_averages_each_image_and_its_mirror_at_inference_only(tmp
     assert keras.saving.load_model(tmp_path / "tta.keras").tta == "flip"
 
 
+def test_test_time_translation_adds_the_one_pixel_shifts_and_their_mirrors_at_half_weight(tmp_path, images):
+    averaging = build_model(resolve_config("bn", dropout=0.0, tta="flip-translate"))
+    single = build_model(resolve_config("bn", dropout=0.0))
+    single.set_weights(averaging.get_weights())
+    padded = np.pad(images, [(0, 0), (1, 1), (1, 1), (0, 0)], mode="reflect")
+    moved_down_right, moved_up_left = padded[:, :32, :32], padded[:, 2:, 2:]
+    assert np.array_equal(moved_down_right[:, 1:, 1:], images[:, :-1, :-1])
+    assert np.array_equal(moved_up_left[:, :-1, :-1], images[:, 1:, 1:])
+
+    def flip_mean(batch):
+        return (single.predict(batch, verbose=0) + single.predict(batch[:, :, ::-1], verbose=0)) / 2
+
+    expected = flip_mean(images) / 2 + (flip_mean(moved_down_right) + flip_mean(moved_up_left)) / 4
+    assert np.allclose(averaging.predict(images, verbose=0), expected, atol=1e-6)
+    assert not np.allclose(expected, flip_mean(images), atol=1e-4)  # the shifts change the prediction
+    averaging.save(tmp_path / "tta.keras")
+    loaded = keras.saving.load_model(tmp_path / "tta.keras")
+    assert loaded.tta == "flip-translate" and np.allclose(loaded.predict(images, verbose=0), expected, atol=1e-6)
+
+
 def test_sam_steps_with_the_gradient_at_the_weights_moved_uphill_and_updates_bn_statistics_once(tmp_path, images):
     import tensorflow as tf
 
@@ -225,7 +245,7 @@ def test_nesterov_sets_sgd():
     (dict(whitening="pca"), "whitening 'pca' is unknown"),
     (dict(cutout_size=40), "cutout size must be between 1 and the image size"),
     (dict(label_smoothing=1.0), "label smoothing must be in [0, 1)"),
-    (dict(tta="rotate"), "tta 'rotate' is unknown: use none, flip"),
+    (dict(tta="rotate"), "tta 'rotate' is unknown: use none, flip, flip-translate"),
     (dict(sam_rho=-0.1), "sam rho must be >= 0"),
 ])
 def test_invalid_combinations_get_one_clear_line(overrides, message):
@@ -290,3 +310,27 @@ def test_export_of_a_run_with_zca_and_every_augmentation_takes_pixels_and_predic
     assert np.array_equal(served, serve(pixels=tf.constant(pixels))["probabilities"].numpy())  # no augmentation
     mirrored = serve(pixels=tf.constant(pixels[:, :, ::-1]))["probabilities"].numpy()
     assert np.allclose(mirrored, served, atol=1e-5)  # test-time flip averaging is inside the export
+
+
+def test_export_of_a_run_with_test_time_translation_serves_all_six_views(cifar_like_folder, tmp_path):
+    import tensorflow as tf
+
+    from keras_cnn.export import export_run
+
+    _, run_dir = train("bn", data_dir=str(cifar_like_folder), epochs=1, batch_size=16, verbose=0, tta="flip-translate",
+                       run_dir=str(tmp_path / "r"))
+    export_run(run_dir, to=str(tmp_path / "export"), tflite=True, verbose=False)
+    pixels = np.random.default_rng(6).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    model = keras.saving.load_model(Path(run_dir) / "best.keras")
+    expected = model.predict(pixels, verbose=0)
+    serve = tf.saved_model.load(str(tmp_path / "export")).signatures["serving_default"]
+    assert np.allclose(serve(pixels=tf.constant(pixels))["probabilities"].numpy(), expected, atol=1e-5)
+    interpreter = tf.lite.Interpreter(model_path=str(tmp_path / "export" / "model.tflite"))
+    interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], pixels.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], pixels)
+    interpreter.invoke()
+    assert np.allclose(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]), expected, atol=1e-5)
+    two_views = keras.saving.load_model(Path(run_dir) / "best.keras")  # a fresh one: predict() keeps its traced function
+    two_views.tta = "flip"
+    assert not np.allclose(two_views.predict(pixels, verbose=0), expected, atol=1e-5)  # the shifted views count

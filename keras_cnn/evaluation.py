@@ -1,0 +1,42 @@
+"""`evaluate`: test accuracy of a trained run's checkpoint, with the run's or another test-time augmentation.
+
+Test-time augmentation does not change training, so a finished run can be scored with another one
+without retraining (e.g. `--tta flip-translate` on a run trained with `--tta flip`).
+"""
+
+import keras
+import numpy as np
+
+from keras_cnn.config import DATASET_SHAPES, TTA_MODES, TrainConfig, recorded_settings
+from keras_cnn.errors import ConfigError
+from keras_cnn.export import load_checkpoint, read_run
+from keras_cnn.models import LabSequential
+from keras_cnn.training import load_data
+
+
+def evaluate_run(run_dir: str, checkpoint: str = "best", tta: str | None = None, data_dir: str | None = None) -> dict:
+    """Accuracy and cross-entropy (without label smoothing) of `run_dir`'s best.keras (or last.keras) on the run's test split.
+
+    tta: none, flip or flip-translate (default: the run's own); data_dir: read the test split from
+    there instead of the run's data source (same layout, same classes).
+    """
+    if tta is not None and tta not in TTA_MODES:
+        raise ConfigError(f"tta '{tta}' is unknown: use {', '.join(TTA_MODES)}")
+    record, model_path = read_run(run_dir, checkpoint)
+    settings = recorded_settings(record["config"]) | ({"data_dir": data_dir} if data_dir else {})
+    config = TrainConfig.from_dict(settings)
+    trained = load_checkpoint(model_path)
+    tta = tta or getattr(trained, "tta", "none")
+    # A fresh LabSequential over the trained layers: its tta is read when predict() is first traced.
+    model = LabSequential([keras.Input(DATASET_SHAPES[config.dataset], dtype="uint8"), *trained.layers], tta=tta)
+    test = load_data(config).test
+    probabilities = model.predict(test.images, batch_size=config.batch_size, verbose=0)
+    chosen = probabilities[np.arange(len(test.labels)), test.labels]
+    return {
+        "run_dir": run_dir,
+        "checkpoint": checkpoint,
+        "tta": tta,
+        "test_images": len(test.labels),
+        "test_accuracy": float(np.mean(probabilities.argmax(axis=1) == test.labels)),
+        "test_cross_entropy": float(-np.mean(np.log(np.maximum(chosen, 1e-12)))),
+    }
