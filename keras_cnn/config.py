@@ -63,6 +63,7 @@ class TrainConfig:
     augment: tuple[str, ...] = _setting(
         (), f"training-time augmentations, comma-separated, from: {', '.join(AUGMENTATIONS)} (or none)"
     )
+    crop_padding: int = _setting(4, "pad-crop32: pixels of padding on each side before the random crop (the most an image moves)")
     cutout_size: int = _setting(16, "side of the square that cutout zeroes, in pixels")
     mixup_alpha: float = _setting(0.2, "mixup: mixing weights drawn from Beta(alpha, alpha)")
     cutmix_alpha: float = _setting(1.0, "cutmix: pasted area share drawn from Beta(alpha, alpha)")
@@ -259,6 +260,7 @@ def _check(config: TrainConfig) -> None:
         value = getattr(config, name)
         require(value in choices, f"{name.replace('_', ' ')} '{value}' is unknown: use {', '.join(choices)}")
     require(config.zca_epsilon > 0, f"zca epsilon must be > 0, got {config.zca_epsilon}")
+    require(1 <= config.crop_padding <= 16, f"crop padding must be between 1 and 16 pixels, got {config.crop_padding}")
     require(1 <= config.cutout_size <= min(DATASET_SHAPES[config.dataset][:2]),
             f"cutout size must be between 1 and the image size, got {config.cutout_size}")
     require(config.mixup_alpha > 0, f"mixup alpha must be > 0, got {config.mixup_alpha}")

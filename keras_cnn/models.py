@@ -17,7 +17,6 @@ from pipelines.preprocessing import (
 )
 
 CROP_SIZE = 28  # the lab's augmentation crop
-PAD = 4  # pad-crop32: the usual CIFAR recipe, pad 4 then crop 32
 MIXING = ("mixup", "cutmix")
 
 
@@ -83,7 +82,7 @@ def preprocessing_layers(
         steps.append(RandomCrop(CROP_SIZE, CROP_SIZE, seed=config.seed, name="crop"))
     if "pad-crop32" in augment:
         size = DATASET_SHAPES[config.dataset][0]
-        steps.append(RandomCrop(size, size, padding=PAD, seed=config.seed, name="crop"))
+        steps.append(RandomCrop(size, size, padding=config.crop_padding, seed=config.seed, name="crop"))
     if "flip" in augment:
         steps.append(RandomFlip("horizontal", seed=config.seed, name="flip"))
     if "cutout" in augment:

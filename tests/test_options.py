@@ -59,6 +59,18 @@ def test_pad_crop32_crops_the_padded_image_in_training_and_is_the_identity_at_te
     assert crops.shape == images.shape and not np.array_equal(crops, images)
 
 
+def test_crop_padding_sets_how_far_pad_crop32_moves_an_image():
+    model = build_model(resolve_config("bn", augment="pad-crop32", crop_padding=2))
+    crop = model.get_layer("crop")
+    marker = np.zeros((300, 32, 32, 3), dtype="float32")
+    marker[:, 16, 16] = 1.0
+    rows, cols = np.nonzero(np.asarray(crop(marker, training=True))[..., 0])[1:]
+    shifts = {(int(r) - 16, int(c) - 16) for r, c in zip(rows, cols)}
+    assert len(rows) == 300  # the marker is never cut off
+    assert shifts == {(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)}  # every shift up to 2, none beyond
+    assert build_model(resolve_config("bn", augment="pad-crop32")).get_layer("crop").padding == 4  # the usual recipe
+
+
 def test_cutout_zeroes_a_square_of_the_given_size_in_training_only():
     ones = np.ones((200, 32, 32, 3), dtype="float32")
     out = np.asarray(Cutout(8, seed=0)(ones, training=True))
@@ -244,6 +256,7 @@ def test_nesterov_sets_sgd():
     (dict(schedule="linear"), "schedule 'linear' is unknown"),
     (dict(whitening="pca"), "whitening 'pca' is unknown"),
     (dict(cutout_size=40), "cutout size must be between 1 and the image size"),
+    (dict(crop_padding=0), "crop padding must be between 1 and 16 pixels, got 0"),
     (dict(label_smoothing=1.0), "label smoothing must be in [0, 1)"),
     (dict(tta="rotate"), "tta 'rotate' is unknown: use none, flip, flip-translate"),
     (dict(sam_rho=-0.1), "sam rho must be >= 0"),
