@@ -23,6 +23,7 @@ SCHEDULES = ("exp", "step", "cosine", "warmup-cosine", "onecycle")
 JIT_MODES = ("auto", "on", "off")
 STRATEGIES = ("default", "mirrored", "multi-worker")
 TTA_MODES = ("none", "flip", "flip-translate")
+PADDING_MODES = ("zeros", "reflect")
 INITS = ("glorot", "torch")
 
 # The lab's fixed per-channel constants (RGB, pixel values scaled to [0, 1]).
@@ -64,6 +65,7 @@ class TrainConfig:
         (), f"training-time augmentations, comma-separated, from: {', '.join(AUGMENTATIONS)} (or none)"
     )
     crop_padding: int = _setting(4, "pad-crop32: pixels of padding on each side before the random crop (the most an image moves)")
+    crop_padding_mode: str = _setting("zeros", "pad-crop32: pad with zeros (the mean colour) or reflect the border pixels")
     cutout_size: int = _setting(16, "side of the square that cutout zeroes, in pixels")
     mixup_alpha: float = _setting(0.2, "mixup: mixing weights drawn from Beta(alpha, alpha)")
     cutmix_alpha: float = _setting(1.0, "cutmix: pasted area share drawn from Beta(alpha, alpha)")
@@ -255,6 +257,7 @@ def _check(config: TrainConfig) -> None:
         ("jit_compile", JIT_MODES),
         ("strategy", STRATEGIES),
         ("tta", TTA_MODES),
+        ("crop_padding_mode", PADDING_MODES),
         ("init", INITS),
     ):
         value = getattr(config, name)

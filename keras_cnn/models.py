@@ -82,7 +82,8 @@ def preprocessing_layers(
         steps.append(RandomCrop(CROP_SIZE, CROP_SIZE, seed=config.seed, name="crop"))
     if "pad-crop32" in augment:
         size = DATASET_SHAPES[config.dataset][0]
-        steps.append(RandomCrop(size, size, padding=config.crop_padding, seed=config.seed, name="crop"))
+        steps.append(RandomCrop(size, size, padding=config.crop_padding, seed=config.seed,
+                                padding_mode=config.crop_padding_mode, name="crop"))
     if "flip" in augment:
         steps.append(RandomFlip("horizontal", seed=config.seed, name="flip"))
     if "cutout" in augment:

@@ -45,14 +45,16 @@ class RandomCrop(keras.layers.Layer):
     """A `height` x `width` crop at a uniform random position per image in training; centered in inference.
 
     With `padding`, the images are first padded with that many zeros on each side (the usual
-    CIFAR recipe: pad 4, crop 32; a crop of the input size is then the identity at inference).
+    CIFAR recipe: pad 4, crop 32; a crop of the input size is then the identity at inference), or
+    with `padding_mode="reflect"` with their own border pixels mirrored (no blank band).
     Not keras.layers.RandomCrop: at inference that one resizes the whole image to the crop size
     instead of taking the centered crop the lab uses at test time.
     """
 
-    def __init__(self, height: int, width: int, padding: int = 0, seed: int | None = None, **kwargs):
+    def __init__(self, height: int, width: int, padding: int = 0, seed: int | None = None, padding_mode: str = "zeros",
+                 **kwargs):
         super().__init__(**kwargs)
-        self.height, self.width, self.padding, self.seed = height, width, padding, seed
+        self.height, self.width, self.padding, self.seed, self.padding_mode = height, width, padding, seed, padding_mode
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, images, training=False):
@@ -60,7 +62,8 @@ class RandomCrop(keras.layers.Layer):
             if not training and images.shape[1] == self.height and images.shape[2] == self.width:
                 return images
             pad = self.padding
-            images = ops.pad(images, [(0, 0), (pad, pad), (pad, pad), (0, 0)])
+            mode = "reflect" if self.padding_mode == "reflect" else "constant"
+            images = ops.pad(images, [(0, 0), (pad, pad), (pad, pad), (0, 0)], mode=mode)
         in_height, in_width = images.shape[1], images.shape[2]
         if not training:
             top, left = (in_height - self.height) // 2, (in_width - self.width) // 2
@@ -79,7 +82,8 @@ class RandomCrop(keras.layers.Layer):
         return (input_shape[0], self.height, self.width, input_shape[3])
 
     def get_config(self):
-        return super().get_config() | {"height": self.height, "width": self.width, "padding": self.padding, "seed": self.seed}
+        return super().get_config() | {"height": self.height, "width": self.width, "padding": self.padding, "seed": self.seed,
+                                      "padding_mode": self.padding_mode}
 
 
 @keras.saving.register_keras_serializable(package="keras_cnn")

@@ -71,6 +71,20 @@ def test_crop_padding_sets_how_far_pad_crop32_moves_an_image():
     assert build_model(resolve_config("bn", augment="pad-crop32")).get_layer("crop").padding == 4  # the usual recipe
 
 
+def test_reflect_padding_fills_the_crop_with_mirrored_border_pixels(images):
+    reflect = build_model(resolve_config("bn", augment="pad-crop32", crop_padding_mode="reflect")).get_layer("crop")
+    assert reflect.padding_mode == "reflect"
+    crops = np.asarray(reflect(images.astype("float32"), training=True))
+    padded = np.pad(images, [(0, 0), (4, 4), (4, 4), (0, 0)], mode="reflect").astype("float32")
+    for image, crop in zip(padded, crops):
+        assert any(np.array_equal(image[t : t + 32, l : l + 32], crop) for t in range(9) for l in range(9))
+    assert np.array_equal(np.asarray(reflect(images.astype("float32"))), images)  # the identity at inference
+    positive = images.astype("float32") + 1
+    zeros = build_model(resolve_config("bn", augment="pad-crop32")).get_layer("crop")
+    assert (np.asarray(zeros(positive, training=True)) == 0).any()  # blank bands
+    assert (np.asarray(reflect(positive, training=True)) > 0).all()  # none
+
+
 def test_cutout_zeroes_a_square_of_the_given_size_in_training_only():
     ones = np.ones((200, 32, 32, 3), dtype="float32")
     out = np.asarray(Cutout(8, seed=0)(ones, training=True))
@@ -257,6 +271,7 @@ def test_nesterov_sets_sgd():
     (dict(whitening="pca"), "whitening 'pca' is unknown"),
     (dict(cutout_size=40), "cutout size must be between 1 and the image size"),
     (dict(crop_padding=0), "crop padding must be between 1 and 16 pixels, got 0"),
+    (dict(crop_padding_mode="wrap"), "crop padding mode 'wrap' is unknown: use zeros, reflect"),
     (dict(label_smoothing=1.0), "label smoothing must be in [0, 1)"),
     (dict(tta="rotate"), "tta 'rotate' is unknown: use none, flip, flip-translate"),
     (dict(sam_rho=-0.1), "sam rho must be >= 0"),
