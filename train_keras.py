@@ -61,9 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Export a run's model as a TensorFlow SavedModel whose serving_default signature takes raw uint8 "
         "images of the data set's native size and returns class probabilities, preprocessing included.",
     )
-    export.add_argument("--run", required=True, metavar="DIR", help="run folder, e.g. runs/bn")
+    add_run_flags(export)
     export.add_argument("--to", metavar="DIR", help="export folder (default: saved_models/<run folder name>)")
-    export.add_argument("--checkpoint", choices=["best", "last"], default="best", help="best.keras (default) or last.keras")
     export.add_argument("--tflite", action="store_true", help="also write model.tflite, converted from the SavedModel")
     export.add_argument("--overwrite", action="store_true", help="replace an existing export in the folder")
     export.set_defaults(command=run_export)
@@ -74,8 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Score a run's best.keras (or last.keras) on the run's test split. Test-time augmentation does not "
         "change training, so --tta scores the same weights with other views (e.g. flip-translate) without retraining.",
     )
-    evaluate.add_argument("--run", required=True, metavar="DIR", help="run folder, e.g. runs/best")
-    evaluate.add_argument("--checkpoint", choices=["best", "last"], default="best", help="best.keras (default) or last.keras")
+    add_run_flags(evaluate)
     evaluate.add_argument("--tta", metavar="NAME", help="none, flip or flip-translate (default: the run's own)")
     evaluate.add_argument("--data-dir", metavar="DIR", help="read the test split from DIR instead of the run's data source")
     evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -151,8 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         "PNG with the image beside the class-probability maps of the top classes.",
     )
     heatmap.add_argument("image", metavar="IMAGE", help="PNG or JPEG file")
-    heatmap.add_argument("--run", required=True, metavar="RUN_DIR", help="run folder, e.g. runs/bn")
-    heatmap.add_argument("--checkpoint", choices=["best", "last"], default="best", help="best.keras (default) or last.keras")
+    add_run_flags(heatmap)
     heatmap.add_argument("--top", type=int, default=4, metavar="K", help="classes to show, highest probability anywhere first (default: 4)")
     heatmap.add_argument("--out", metavar="PNG", help="output file (default: RUN_DIR/heatmap-<image name>.png)")
     heatmap.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -187,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting_flags(tune)
     tune.set_defaults(command=run_tune)
     return parser
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """--run and --checkpoint: the trained model a command reads."""
+    parser.add_argument("--run", required=True, metavar="DIR", help="run folder, e.g. runs/bn")
+    parser.add_argument("--checkpoint", choices=["best", "last"], default="best", help="best.keras (default) or last.keras")
 
 
 def add_setting_flags(parser: argparse.ArgumentParser) -> None:
