@@ -13,7 +13,7 @@ from keras import layers
 from keras_cnn.config import DATASET_SHAPES, LAB_MEAN, LAB_STD, TrainConfig, resolve_config
 from keras_cnn.layers import FusedBatchNormalization
 from pipelines.preprocessing import (
-    ChannelStats, ColorJitter, Cutout, RandomCrop, RandomFlip, ZCAWhitening, mix_batch, test_time_views,
+    ChannelStats, ColorJitter, Cutout, RandomCrop, RandomFlip, ZCAWhitening, mix_batch, inference_views,
 )
 
 CROP_SIZE = 28  # the lab's augmentation crop
@@ -168,7 +168,7 @@ class LabSequential(keras.Sequential):
     - sam_rho > 0: sharpness-aware minimization needs two passes per step (see `sharpness_aware_step`).
     - tta="flip" or "flip-translate": at inference (evaluate, predict, checkpoints, exports) the
       output is the weighted mean of the softmax of several views of each image (its mirror image,
-      and with flip-translate one-pixel shifts: `test_time_views`); a layer sees one input, so this
+      and with flip-translate one-pixel shifts: `inference_views`); a layer sees one input, so this
       lives in `call`. Training sees single images.
     """
 
@@ -184,7 +184,7 @@ class LabSequential(keras.Sequential):
     def call(self, inputs, training=None, mask=None):
         if training or self.tta == "none":
             return super().call(inputs, training=training, mask=mask)
-        views, weights = test_time_views(inputs, self.tta)
+        views, weights = inference_views(inputs, self.tta)
         # One pass over all views stacked along the batch: inference treats each image alone.
         outputs = super().call(keras.ops.concatenate(views, axis=0), training=training, mask=mask)
         outputs = keras.ops.reshape(outputs, (len(views), -1, outputs.shape[-1]))

@@ -110,7 +110,7 @@ class RandomFlip(keras.layers.RandomFlip):
         return tf.gather(ops.cast(images, self.compute_dtype), order, axis=2, batch_dims=1)
 
 
-def test_time_views(images, tta: str) -> tuple[list, list[float]]:
+def inference_views(images, tta: str) -> tuple[list, list[float]]:
     """The views of a batch that test-time augmentation averages, and the weight of each.
 
     flip: the images and their mirror images, half each. flip-translate (airbench's, Jordan 2024):
