@@ -7,8 +7,7 @@ without retraining (e.g. `--tta flip-translate` on a run trained with `--tta fli
 import keras
 import numpy as np
 
-from keras_cnn.config import DATASET_SHAPES, TTA_MODES, TrainConfig, recorded_settings
-from keras_cnn.errors import ConfigError
+from keras_cnn.config import DATASET_SHAPES, TrainConfig, recorded_settings
 from keras_cnn.export import load_checkpoint, read_run
 from keras_cnn.models import LabSequential
 from keras_cnn.training import load_data
@@ -20,22 +19,19 @@ def evaluate_run(run_dir: str, checkpoint: str = "best", tta: str | None = None,
     tta: none, flip or flip-translate (default: the run's own); data_dir: read the test split from
     there instead of the run's data source (same layout, same classes).
     """
-    if tta is not None and tta not in TTA_MODES:
-        raise ConfigError(f"tta '{tta}' is unknown: use {', '.join(TTA_MODES)}")
     record, model_path = read_run(run_dir, checkpoint)
-    settings = recorded_settings(record["config"]) | ({"data_dir": data_dir} if data_dir else {})
-    config = TrainConfig.from_dict(settings)
+    overrides = {"data_dir": data_dir, "tta": tta}
+    config = TrainConfig.from_dict(recorded_settings(record["config"]) | {name: value for name, value in overrides.items() if value})
     trained = load_checkpoint(model_path)
-    tta = tta or getattr(trained, "tta", "none")
     # A fresh LabSequential over the trained layers: its tta is read when predict() is first traced.
-    model = LabSequential([keras.Input(DATASET_SHAPES[config.dataset], dtype="uint8"), *trained.layers], tta=tta)
-    test = load_data(config).test
+    model = LabSequential([keras.Input(DATASET_SHAPES[config.dataset], dtype="uint8"), *trained.layers], tta=config.tta)
+    test = load_data(config, test_only=True).test
     probabilities = model.predict(test.images, batch_size=config.batch_size, verbose=0)
     chosen = probabilities[np.arange(len(test.labels)), test.labels]
     return {
         "run_dir": run_dir,
         "checkpoint": checkpoint,
-        "tta": tta,
+        "tta": config.tta,
         "test_images": len(test.labels),
         "test_accuracy": float(np.mean(probabilities.argmax(axis=1) == test.labels)),
         "test_cross_entropy": float(-np.mean(np.log(np.maximum(chosen, 1e-12)))),

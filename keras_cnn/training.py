@@ -172,8 +172,11 @@ def backup_folder(run_dir: str) -> str:
     return os.path.join(run_dir, BACKUP_FOLDER, *([f"worker-{index}"] if "TF_CONFIG" in os.environ else []))
 
 
-def load_data(config: TrainConfig) -> Splits:
-    """The splits `config` asks for (source, subset, held-out validation), decoded into memory."""
+def load_data(config: TrainConfig, test_only: bool = False) -> Splits:
+    """The splits `config` asks for (source, subset, held-out validation), decoded into memory.
+
+    test_only: only the test split (the train split comes back empty), to score a trained model.
+    """
     return load_splits(
         config.dataset,
         DATASET_SHAPES[config.dataset],
@@ -182,6 +185,7 @@ def load_data(config: TrainConfig) -> Splits:
         seed=config.seed,
         test_fraction=config.test_fraction,
         val_split=config.val_split,
+        test_only=test_only,
     )
 
 

@@ -20,8 +20,13 @@ def read_image_folder(
     limit: int | None = None,
     seed: int = 0,
     test_fraction: float = 0.0,
+    test_only: bool = False,
 ) -> Splits:
-    """Decode the folder's train and test images into memory (a subset first, when `limit` is given)."""
+    """Decode the folder's train and test images into memory (a subset first, when `limit` is given).
+
+    With `test_only` the training images are listed (they define the split) but not decoded: the
+    train split comes back empty.
+    """
     if not os.path.exists(data_dir):
         raise DataError(f"data folder {data_dir} does not exist: point --data-dir at DIR with train/<class>/ and test/<class>/")
     if not os.path.isdir(data_dir):
@@ -54,6 +59,8 @@ def read_image_folder(
         train_paths, train_labels = train_paths[keep], train_labels[keep]
         keep = stratified_subset(test_labels, limit, seed)
         test_paths, test_labels = test_paths[keep], test_labels[keep]
+    if test_only:
+        train_paths, train_labels = train_paths[:0], train_labels[:0]
     return Splits(
         train=Split(decode_images(train_paths, image_shape), train_labels),
         test=Split(decode_images(test_paths, image_shape), test_labels),

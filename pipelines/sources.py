@@ -55,12 +55,15 @@ def load_splits(
     seed: int = 0,
     test_fraction: float = 0.0,
     val_split: float = 0.0,
+    test_only: bool = False,
 ) -> Splits:
     """Load the train and test splits of `dataset` from tfds, or from the image folder `data_dir`.
 
     `limit` keeps a seeded random subset of that many images of each split, every class
     represented. Image-folder subsets are chosen before decoding, so small runs start fast.
     `val_split` then holds that share of each class of the training split out as `val`.
+    `test_only` (scoring a trained model): the train split comes back empty, and an image folder's
+    training images are not decoded.
     """
     if data_dir is None:
         if test_fraction:
@@ -78,9 +81,12 @@ def load_splits(
     else:
         from pipelines.image_folder import read_image_folder
 
-        splits = read_image_folder(data_dir, image_shape, limit=limit, seed=seed, test_fraction=test_fraction)
-    _check_shape(splits, image_shape)
-    if val_split:
+        splits = read_image_folder(data_dir, image_shape, limit=limit, seed=seed, test_fraction=test_fraction,
+                                   test_only=test_only)
+    if test_only:
+        splits = replace(splits, train=splits.train.subset(slice(0, 0)))
+    _check_shape(splits, image_shape, test_only)
+    if val_split and not test_only:
         is_val = holdout_mask(splits.train.labels, val_split)
         splits = replace(splits, train=splits.train.subset(~is_val), val=splits.train.subset(is_val))
     return splits
@@ -117,8 +123,8 @@ def stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     return np.sort(chosen)
 
 
-def _check_shape(splits: Splits, image_shape: tuple[int, int, int]) -> None:
-    for name, split in (("train", splits.train), ("test", splits.test)):
+def _check_shape(splits: Splits, image_shape: tuple[int, int, int], test_only: bool = False) -> None:
+    for name, split in (("test", splits.test),) if test_only else (("train", splits.train), ("test", splits.test)):
         if len(split) == 0:
             raise DataError(f"the {name} split of {splits.source} is empty")
         found = tuple(split.images.shape[1:])

@@ -9,7 +9,7 @@ from PIL import Image
 
 from conftest import write_image_folder, write_images
 from keras_cnn import DataError
-from pipelines import tfds_source
+from pipelines import image_folder, tfds_source
 from pipelines.datasets import eval_dataset, train_dataset
 from pipelines.sources import Split, load_splits, stratified_subset
 
@@ -55,6 +55,18 @@ def test_limit_takes_a_balanced_subset_of_each_split_before_decoding(tmp_path):
     splits = load_splits("cifar10", CIFAR, data_dir=str(root), limit=8, seed=3)
     assert len(splits.train) == 8 and len(splits.test) == 8
     assert np.array_equal(np.bincount(splits.train.labels), [2, 2, 2, 2])
+
+
+def test_test_only_loads_the_same_test_split_and_no_training_images(tmp_path, monkeypatch):
+    root = write_image_folder(tmp_path / "data", classes=[f"c{i}" for i in range(4)], train=10, test=5)
+    full = load_splits("cifar10", CIFAR, data_dir=str(root), limit=8, seed=3, val_split=0.25)
+    decoded = []
+    real_decode = image_folder.decode_images
+    monkeypatch.setattr(image_folder, "decode_images", lambda paths, shape: decoded.append(len(paths)) or real_decode(paths, shape))
+    test_only = load_splits("cifar10", CIFAR, data_dir=str(root), limit=8, seed=3, val_split=0.25, test_only=True)
+    assert len(test_only.train) == 0 and test_only.val is None
+    assert np.array_equal(test_only.test.images, full.test.images) and np.array_equal(test_only.test.labels, full.test.labels)
+    assert decoded == [0, 8]  # the training files were not decoded
 
 
 def test_flat_class_folder_is_split_with_test_fraction(tmp_path):
