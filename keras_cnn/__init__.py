@@ -5,7 +5,8 @@
     model = keras_cnn.build_model("bn")   # the uncompiled keras.Sequential
 
 TensorFlow is imported on first use of `train` or `build_model`, so that the settings below
-apply and the command line's --help stays fast.
+apply and the command line's --help stays fast. Checkpoints load with `keras.saving.load_model`
+once `keras_cnn` is imported: its custom layers are registered as soon as Keras is (registry.py).
 """
 
 import os
@@ -15,6 +16,10 @@ import os
 # CPUs (see BENCHMARKS.md). An explicit setting in the environment wins.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+from keras_cnn import registry  # noqa: E402  (first: the modules below are watched by its import hook)
+
+registry.register_when_keras_is_imported()
 
 from keras_cnn.config import VARIANTS, TrainConfig, resolve_config  # noqa: E402
 from keras_cnn.errors import ConfigError, DataError, KerasCnnError, RunDirError  # noqa: E402

@@ -19,7 +19,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import pipelines.preprocessing  # noqa: F401  (registers RandomCrop/RandomFlip, needed to load a checkpoint)
 from keras_cnn.errors import KerasCnnError
 from keras_cnn.files import TMP_PREFIX, read_json, write_json
 from keras_cnn.rundir import CONFIG_FILE, METRICS_FILE

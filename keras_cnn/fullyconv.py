@@ -18,7 +18,7 @@ from keras import layers
 from keras_cnn.errors import ConfigError, DataError, KerasCnnError, RunDirError
 from keras_cnn.files import atomic_write, read_json
 from keras_cnn.rundir import CONFIG_FILE
-from pipelines.preprocessing import RandomCrop, ZCAWhitening  # also registers the custom layers that load_model needs
+from pipelines.preprocessing import RandomCrop, ZCAWhitening
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -247,8 +247,3 @@ class LabSequential(keras.Sequential):
         for key, value in settings.items():
             setattr(model, key, tuple(value) if key == "augment" else value)
         return model
-
-
-@keras.saving.register_keras_serializable(package="keras_cnn")
-class MixingSequential(LabSequential):
-    """LabSequential's name before it held test-time flips: checkpoints saved under it still load."""

@@ -135,17 +135,6 @@ def test_mixing_variant_is_a_sequential_that_trains_and_reloads(tmp_path, images
     assert isinstance(loaded, LabSequential) and loaded.augment == ("flip", "mixup", "cutmix")
 
 
-def test_a_checkpoint_saved_under_the_old_mixing_class_name_still_loads(tmp_path, images):
-    from keras_cnn.models import MixingSequential
-
-    mixing = build_model(resolve_config("baseline", augment="mixup"))
-    old = MixingSequential([keras.Input((32, 32, 3), dtype="uint8"), *mixing.layers], augment=("mixup",), name="baseline")
-    old.save(tmp_path / "old.keras")
-    loaded = keras.saving.load_model(tmp_path / "old.keras")
-    assert isinstance(loaded, LabSequential) and loaded.augment == ("mixup",) and loaded.tta == "none"
-    assert np.allclose(loaded.predict(images, verbose=0), old.predict(images, verbose=0), atol=1e-6)
-
-
 def test_test_time_flip_averages_each_image_and_its_mirror_at_inference_only(tmp_path, images):
     config = resolve_config("bn", dropout=0.0, tta="flip")
     averaging, single = build_model(config), build_model(resolve_config("bn", dropout=0.0))

@@ -1,0 +1,94 @@
+"""Custom Keras objects: every one is registered in keras_cnn/registry.py, and checkpoints load in a fresh process."""
+
+import importlib
+import inspect
+import json
+import pkgutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import keras_cnn
+import pipelines
+from keras_cnn import registry
+from keras_cnn.config import resolve_config
+from keras_cnn.training import compiled_model
+
+REPO = Path(__file__).resolve().parents[1]
+SERIALIZABLE = (keras.layers.Layer, keras.optimizers.schedules.LearningRateSchedule, keras.losses.Loss,
+                keras.metrics.Metric, keras.optimizers.Optimizer, keras.initializers.Initializer)
+
+
+def project_classes() -> list[type]:
+    """Every class defined in keras_cnn/ and pipelines/ that Keras serializes into a checkpoint."""
+    classes = []
+    for package in (keras_cnn, pipelines):
+        for module_info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            module = importlib.import_module(module_info.name)
+            classes += [cls for _, cls in inspect.getmembers(module, inspect.isclass)
+                        if cls.__module__ == module.__name__ and issubclass(cls, SERIALIZABLE)]
+    return classes
+
+
+def test_every_custom_keras_class_is_registered_by_a_module_the_registry_imports():
+    classes = project_classes()
+    assert {"RandomCrop", "FusedBatchNormalization", "OneCycle", "LabSequential"} <= {cls.__name__ for cls in classes}
+    for cls in classes:
+        assert keras.saving.get_registered_name(cls) == f"{registry.PACKAGE}>{cls.__name__}", cls
+        assert cls.__module__ in registry.MODULES, f"{cls.__module__} defines {cls.__name__}: add it to registry.MODULES"
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory) -> dict[str, Path]:
+    """A trained-for-one-step checkpoint holding every custom class, and the same one saved under the old class name."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    config = resolve_config("best", augment="color,pad-crop32,flip,cutout", whitening="zca", epochs=1)
+    model = compiled_model(config, None, 10, train_size=16)
+    images = np.random.default_rng(0).integers(0, 256, (16, 32, 32, 3), dtype=np.uint8)
+    model.fit(images, keras.utils.to_categorical(np.arange(16) % 10, 10), epochs=1, verbose=0)
+    model.save(folder / "all.keras")
+    # An older checkpoint: LabSequential was called MixingSequential.
+    with zipfile.ZipFile(folder / "all.keras") as new, zipfile.ZipFile(folder / "old.keras", "w") as old:
+        for item in new.infolist():
+            data = new.read(item)
+            if item.filename == "config.json":
+                data = data.replace(b'"keras_cnn>LabSequential"', b'"keras_cnn>MixingSequential"')
+                assert b"MixingSequential" in data
+            old.writestr(item, data)
+    np.save(folder / "images.npy", images)
+    np.save(folder / "expected.npy", model.predict(images, verbose=0))
+    return {"all": folder / "all.keras", "old": folder / "old.keras", "folder": folder}
+
+
+LOAD_AND_COMPARE = """
+import numpy as np
+model = keras.saving.load_model({path!r})
+folder = {folder!r}
+difference = np.abs(model.predict(np.load(folder + "/images.npy"), verbose=0) - np.load(folder + "/expected.npy")).max()
+print(type(model).__name__, difference)
+assert difference < 1e-6, difference
+"""
+
+
+@pytest.mark.parametrize("imports", [
+    "import keras\nimport keras_cnn",  # (import keras_cnn, then keras: the acceptance tests)
+    "import keras_cnn\nfrom pipelines.preprocessing import RandomCrop\nimport keras",  # Keras first imported mid-way
+])
+def test_a_checkpoint_loads_in_a_fresh_process_after_import_keras_cnn(checkpoints, imports):
+    for name in ("all", "old"):
+        script = imports + LOAD_AND_COMPARE.format(path=str(checkpoints[name]), folder=str(checkpoints["folder"]))
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout.split()[0] == "LabSequential"
+
+
+def test_import_keras_cnn_stays_free_of_tensorflow():
+    script = "import sys, keras_cnn, keras_cnn.config\nprint(json.dumps(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", "import json\n" + script], capture_output=True, text=True, cwd=REPO,
+                            timeout=120)
+    assert json.loads(result.stdout) == []
