@@ -1,19 +1,21 @@
 """Callbacks of a training run, in the order `fit` must call them.
 
-Keras' own callbacks do the learning-rate schedule (see optimization.py), NaN check and
-backup/restore. Four are ours:
-`EpochTimer` and `EvaluateTrainSet` add columns to the epoch's logs, and `HistoryCSV` and
-`Checkpoints` replace CSVLogger and ModelCheckpoint, which fall short on resuming and on
-crash-safety (see their docstrings).
+Keras' own callbacks do the learning-rate schedule (see optimization.py) and the NaN check.
+Five are ours: `EpochTimer` and `EvaluateTrainSet` add columns to the epoch's logs, and
+`HistoryCSV`, `Checkpoints` and `TrainingState` replace CSVLogger, ModelCheckpoint and
+BackupAndRestore, which fall short on resuming and on crash-safety (see their docstrings).
 """
 
+import json
 import math
 import os
+import shutil
 import time
 
 import keras
+import numpy as np
 
-from keras_cnn.files import atomic_write
+from keras_cnn.files import TMP_PREFIX, atomic_write, read_json
 from keras_cnn.history import read_history, write_history
 
 
@@ -123,3 +125,71 @@ class Checkpoints(keras.callbacks.Callback):
 
     def _save(self, name: str) -> None:
         atomic_write(os.path.join(self.folder, name), self.model.save)
+
+
+class TrainingState(keras.callbacks.Callback):
+    """Saves, after every epoch, everything that decides the next one; restores it when a run resumes.
+
+    Not keras.callbacks.BackupAndRestore, which restores the weights and the optimizer but not the
+    random streams: the seed generators of the augmentation and dropout layers (which
+    `save_weights` leaves out) restart from their first draw in a new process, so a resumed run
+    drifts away from an uninterrupted one. Here `folder`/epoch-NNNN/ holds the weights with the
+    optimizer state (step count, momentum, learning rate) and the seed generators' states; it is
+    written under a temporary name and renamed, so a crash leaves the previous epoch's state whole.
+    The data order, the other random stream, is a function of the epoch (`train_dataset`): start
+    the dataset and `fit(initial_epoch=...)` at `epochs_done()`. The folder is removed when
+    training ends.
+    """
+
+    WEIGHTS, STATE = "weights.weights.h5", "state.json"
+
+    def __init__(self, folder: str):
+        super().__init__()
+        self.folder = folder
+
+    def epochs_done(self) -> int:
+        """Epochs finished by an earlier, interrupted fit into this folder (0: none)."""
+        saved = self._saved()
+        return read_json(os.path.join(saved, self.STATE))["epochs_done"] if saved else 0
+
+    def on_train_begin(self, logs=None):
+        saved = self._saved()
+        if saved is None:
+            return
+        if not self.model.optimizer.built:  # Keras builds it at the first step: too late to load its state into
+            with self.model.distribute_strategy.scope():
+                self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(os.path.join(saved, self.WEIGHTS))
+        states = read_json(os.path.join(saved, self.STATE))["seed_states"]
+        variables = seed_state_variables(self.model)
+        if len(states) != len(variables):
+            raise ValueError(f"{saved} holds {len(states)} seed states, the model has {len(variables)}")
+        for variable, state in zip(variables, states):
+            variable.assign(np.asarray(state, dtype=variable.dtype))
+
+    def on_epoch_end(self, epoch, logs=None):
+        name = f"epoch-{epoch + 1:04d}"
+        tmp = os.path.join(self.folder, TMP_PREFIX + name)
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        self.model.save_weights(os.path.join(tmp, self.WEIGHTS))
+        seed_states = [np.asarray(variable.numpy()).tolist() for variable in seed_state_variables(self.model)]
+        with open(os.path.join(tmp, self.STATE), "w", encoding="utf-8") as f:
+            json.dump({"epochs_done": epoch + 1, "seed_states": seed_states}, f)
+        os.replace(tmp, os.path.join(self.folder, name))
+        for old in os.listdir(self.folder):  # the previous epochs' states, and leftovers of interrupted writes
+            if old != name:
+                shutil.rmtree(os.path.join(self.folder, old), ignore_errors=True)
+
+    def on_train_end(self, logs=None):
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _saved(self) -> str | None:
+        names = sorted(name for name in os.listdir(self.folder) if name.startswith("epoch-")) if os.path.isdir(self.folder) else []
+        return os.path.join(self.folder, names[-1]) if names else None
+
+
+def seed_state_variables(model: keras.Model) -> list:
+    """The states of the model's random seed generators: `model.variables` beyond `model.weights`."""
+    weights = {id(weight) for weight in model.weights}
+    return [variable for variable in model.variables if id(variable) not in weights]

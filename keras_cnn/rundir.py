@@ -10,7 +10,7 @@ from keras_cnn.files import read_json, remove_leftovers
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
-BACKUP_FOLDER = "backup"  # BackupAndRestore's state; removed by Keras when training finishes
+BACKUP_FOLDER = "backup"  # TrainingState's folder; removed when training finishes
 
 
 def default_run_dir(config: TrainConfig) -> str:

@@ -2,7 +2,8 @@
 
 A run directory receives config.json, history.csv, last.keras, best.keras, curves.png and
 metrics.json. Rerunning the same settings on an unfinished run directory resumes it from the
-last finished epoch (Keras' BackupAndRestore).
+last finished epoch, with everything that decides the next epoch restored (`TrainingState`), so
+that it ends as an uninterrupted run would.
 """
 
 import datetime
@@ -16,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_cnn.callbacks import Checkpoints, EpochTimer, EvaluateTrainSet, HistoryCSV
+from keras_cnn.callbacks import Checkpoints, EpochTimer, EvaluateTrainSet, HistoryCSV, TrainingState
 from keras_cnn.config import DATASET_SHAPES, LAB_MEAN, LAB_STD, TrainConfig, resolve_config
 from keras_cnn.errors import KerasCnnError
 from keras_cnn.files import read_json, write_json
@@ -32,7 +33,7 @@ from keras_cnn.optimization import (  # noqa: F401  (learning_rate_callback: par
 from keras_cnn.platform import jit_setting, make_strategy, scaled_for_replicas, speed_hint, worker_index
 from keras_cnn.plots import plot_curves
 from keras_cnn.rundir import BACKUP_FOLDER, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, default_run_dir, prepare_run_dir
-from pipelines.datasets import eval_dataset, train_dataset
+from pipelines.datasets import eval_dataset, steps_per_epoch, train_dataset
 from pipelines.preprocessing import ChannelStats, channel_stats, zca_whitening
 from pipelines.sources import Splits, load_splits
 
@@ -87,14 +88,15 @@ def train_config(config: TrainConfig, run_dir: str | None = None, overwrite: boo
     one_hot = len(splits.class_names) if uses_soft_labels(config) else None
     evaluated = "val" if splits.val is not None else "test"
     history_csv = HistoryCSV(os.path.join(run_dir, HISTORY_FILE), validation_name=evaluated)
+    state = TrainingState(backup_folder(run_dir))
+    first_epoch = state.epochs_done()  # 0 unless an interrupted run saved its state
     callbacks = [
         learning_rate_callback(scaled),
         EpochTimer(len(splits.train)),
         *([EvaluateTrainSet(eval_dataset(splits.train, scaled.batch_size, one_hot))] if config.eval_train else []),
         keras.callbacks.TerminateOnNaN(),
         *([history_csv, Checkpoints(run_dir, history_csv)] if chief else []),  # after the callbacks that add columns
-        # Last, so that an epoch is backed up only once its row and checkpoints are written.
-        keras.callbacks.BackupAndRestore(backup_folder(run_dir), double_checkpoint=True),
+        state,  # last, so that an epoch is saved only once its row and checkpoints are written
     ]
     held_out = f"{len(splits.val)} validation / " if splits.val is not None else ""
     say(
@@ -102,24 +104,27 @@ def train_config(config: TrainConfig, run_dir: str | None = None, overwrite: boo
         f"{held_out}{len(splits.test)} test images, {len(splits.class_names)} classes, "
         f"{sum(int(np.prod(w.shape)) for w in model.trainable_weights):,} trainable weights; "
         f"{config.epochs} epochs into {run_dir}"
+        + (f"; {first_epoch} done, going on from epoch {first_epoch + 1}" if first_epoch else "")
         + (f"; {strategy.num_replicas_in_sync} replicas, global batch {scaled.batch_size}, lr {scaled.lr:g}"
            if strategy.num_replicas_in_sync > 1 else "")
     )
     if hint := speed_hint(config):
         say(hint)
     history = model.fit(
-        train_dataset(splits.train, scaled.batch_size, config.seed, one_hot),
+        train_dataset(splits.train, scaled.batch_size, config.seed, one_hot, first_epoch, config.epochs),
+        steps_per_epoch=steps_per_epoch(len(splits.train), scaled.batch_size),
         validation_data=eval_dataset(splits.val if splits.val is not None else splits.test, scaled.batch_size, one_hot),
         epochs=config.epochs,
+        initial_epoch=first_epoch,
         callbacks=callbacks,
-        shuffle=False,  # the pipeline shuffles
+        shuffle=False,  # the pipeline orders each epoch
         verbose=verbose if chief else 0,
     )
     test_data = eval_dataset(splits.test, scaled.batch_size, one_hot)
     # On every worker: evaluating a distributed model is a collective operation.
     final_test = model.evaluate(test_data, verbose=0, return_dict=True) if splits.val is not None else None
     if "TF_CONFIG" in os.environ:
-        remove_empty_folder(os.path.join(run_dir, BACKUP_FOLDER))  # the workers' backups are gone: Keras removed them
+        remove_empty_folder(os.path.join(run_dir, BACKUP_FOLDER))  # each worker has removed its own state
     if not chief:
         return TrainResult(history, run_dir)
 
@@ -167,7 +172,7 @@ def single_view_accuracy(model: keras.Sequential, config: TrainConfig, num_class
 
 
 def backup_folder(run_dir: str) -> str:
-    """BackupAndRestore's folder; each worker of a multi-worker run keeps its own, as each restores its own state."""
+    """TrainingState's folder; each worker of a multi-worker run keeps its own, as each restores its own state."""
     index = worker_index()
     return os.path.join(run_dir, BACKUP_FOLDER, *([f"worker-{index}"] if "TF_CONFIG" in os.environ else []))
 

@@ -29,7 +29,7 @@ from keras_cnn.optimization import uses_soft_labels
 from keras_cnn.search_space import SEARCHABLE, TUNERS, FloatRange, Space, search_space
 from keras_cnn.training import compiled_model, learning_rate_callback, load_data, normalization_stats, zca_stats
 from keras_cnn.tuning_report import write_reports
-from pipelines.datasets import eval_dataset, train_dataset
+from pipelines.datasets import eval_dataset, steps_per_epoch, train_dataset
 
 # What Keras logs for `validation_data`, whichever split that is (the validation split with
 # --val-split, else the test split); the reports name the split.
@@ -192,12 +192,13 @@ class CnnHyperModel(keras_tuner.HyperModel):
         one_hot = len(self.splits.class_names) if uses_soft_labels(config) else None
         start = time.perf_counter()
         history = model.fit(
-            train_dataset(self.splits.train, config.batch_size, config.seed, one_hot),
+            train_dataset(self.splits.train, config.batch_size, config.seed, one_hot, initial_epoch, epochs),
+            steps_per_epoch=steps_per_epoch(len(self.splits.train), config.batch_size),
             validation_data=eval_dataset(self.validation, config.batch_size, one_hot),
             epochs=epochs,
             initial_epoch=initial_epoch,
             callbacks=[learning_rate_callback(config), keras.callbacks.TerminateOnNaN(), *callbacks],
-            shuffle=False,  # the pipeline shuffles
+            shuffle=False,  # the pipeline orders each epoch
             verbose=verbose,
         )
         scores = history.history.get(OBJECTIVE, [])

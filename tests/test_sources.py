@@ -174,14 +174,18 @@ def test_tfds_offline_fails_fast_with_a_hint(tmp_path, monkeypatch, caplog):
     assert "--data-dir" in str(error.value)
 
 
-def test_pipelines_feed_uint8_batches_reshuffled_every_epoch():
+def test_pipelines_feed_uint8_batches_in_a_new_order_every_epoch_that_depends_only_on_seed_and_epoch():
     images = np.arange(64, dtype=np.uint8).reshape(64, 1, 1, 1).repeat(2, axis=1).repeat(2, axis=2)
     split = Split(images, np.arange(64, dtype=np.int32))
-    dataset = train_dataset(split, batch_size=16, seed=0)
-    first, second = ([int(y) for _, ys in dataset for y in ys] for _ in range(2))
-    batch_images, _ = next(iter(dataset))
+    labels = lambda dataset: [int(y) for _, ys in dataset for y in ys]
+    three_epochs = labels(train_dataset(split, batch_size=16, seed=0, epochs=3))
+    epochs = [three_epochs[:64], three_epochs[64:128], three_epochs[128:]]
+    assert len(three_epochs) == 3 * 64 and all(sorted(epoch) == list(range(64)) for epoch in epochs)
+    assert epochs[0] != epochs[1] != epochs[2]
+    batch_images, _ = next(iter(train_dataset(split, batch_size=16, seed=0)))
     assert batch_images.dtype == "uint8" and batch_images.shape == (16, 2, 2, 1)
-    assert sorted(first) == list(range(64)) and first != second
-    again = [int(y) for _, ys in train_dataset(split, batch_size=16, seed=0) for y in ys]
-    assert again == first  # seeded
+    # A run resumed at epoch 2 sees epoch 2's order, whatever ran before in the process.
+    assert labels(train_dataset(split, batch_size=16, seed=0, first_epoch=2, epochs=3)) == epochs[2]
+    assert labels(train_dataset(split, batch_size=16, seed=1, epochs=1)) != epochs[0]
+    assert [len(ys) for _, ys in train_dataset(Split(images[:40], split.labels[:40]), 16, seed=0)] == [16, 16, 8]
     assert [int(y) for _, ys in eval_dataset(split, 16) for y in ys] == list(range(64))

@@ -13,7 +13,7 @@ import pytest
 import train_keras
 from conftest import write_image_folder
 from keras_cnn import RunDirError, train
-from keras_cnn.callbacks import EpochTimer
+from keras_cnn.callbacks import EpochTimer, TrainingState
 from keras_cnn.training import TrainingDiverged
 from pipelines.sources import load_splits
 
@@ -102,7 +102,7 @@ def test_interrupted_run_resumes_from_the_last_finished_epoch(cifar_like_folder,
 def test_crash_between_history_row_and_backup_keeps_each_epoch_once(cifar_like_folder, tmp_path, monkeypatch):
     settings = dict(data_dir=str(cifar_like_folder), epochs=3, run_dir=str(tmp_path / "run"), **FAST)
     with monkeypatch.context() as patch:
-        interrupt(patch, keras.callbacks.BackupAndRestore, "on_epoch_end", at_epoch=1)
+        interrupt(patch, TrainingState, "on_epoch_end", at_epoch=1)
         with pytest.raises(KeyboardInterrupt):
             train("baseline", **settings)
     assert [row["epoch"] for row in history_of(settings["run_dir"])] == ["1", "2"]  # row 2 written, backup not
