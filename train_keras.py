@@ -253,6 +253,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
+        for note in result["notes"]:
+            print(note)
         print(
             f"Test accuracy {result['test_accuracy']:.2%} (cross-entropy {result['test_cross_entropy']:.4f}) of "
             f"{result['run_dir']} {result['checkpoint']}.keras on {result['test_images']:,} test images, "

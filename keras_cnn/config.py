@@ -53,6 +53,10 @@ class TrainConfig:
         0.0, "hold out this share of each class of the training split as validation data; the test split is then "
         "evaluated once, at the end"
     )
+    strict_images: bool = _setting(
+        False, "image folder: refuse files without an image extension and images of other channels or size, instead "
+        "of skipping them and converting or resizing the images (as keras.utils.image_dataset_from_directory does)"
+    )
     limit: int | None = _setting(None, "use a seeded random subset of N images of each split, every class represented")
     seed: int = _setting(0, "seed of weights, shuffling, subsets and augmentation")
     # Preprocessing and augmentation, on the device, as the model's first layers

@@ -25,7 +25,8 @@ def evaluate_run(run_dir: str, checkpoint: str = "best", tta: str | None = None,
     trained = load_checkpoint(model_path)
     # A fresh LabSequential over the trained layers: its tta is read when predict() is first traced.
     model = LabSequential([keras.Input(DATASET_SHAPES[config.dataset], dtype="uint8"), *trained.layers], tta=config.tta)
-    test = load_data(config, test_only=True).test
+    splits = load_data(config, test_only=True)
+    test = splits.test
     probabilities = model.predict(test.images, batch_size=config.batch_size, verbose=0)
     chosen = probabilities[np.arange(len(test.labels)), test.labels]
     return {
@@ -35,4 +36,5 @@ def evaluate_run(run_dir: str, checkpoint: str = "best", tta: str | None = None,
         "test_images": len(test.labels),
         "test_accuracy": float(np.mean(probabilities.argmax(axis=1) == test.labels)),
         "test_cross_entropy": float(-np.mean(np.log(np.maximum(chosen, 1e-12)))),
+        "notes": list(splits.notes),
     }

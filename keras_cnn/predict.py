@@ -1,8 +1,9 @@
 """Predict the classes of PNG/JPEG files with an exported SavedModel (see `keras_cnn.export`).
 
-Images are decoded with TensorFlow exactly as the image-folder training data is
-(`pipelines/image_folder.py`), converted to the model's channels (RGB or grayscale), resized to
-the model's native size when they differ, and sent as uint8 pixels to `serving_default`.
+Images are decoded and converted as the image-folder training data is (`pipelines.images`): to
+the model's channels (RGB or grayscale), resized to the model's native size when they differ
+(bilinear, with antialiasing here: photos are often many times that size), and sent as uint8
+pixels to `serving_default`.
 
     predict("saved_models/bn", ["cat.png", "photos/"], top_k=3)
 """
@@ -16,16 +17,15 @@ import tensorflow as tf
 
 from keras_cnn.errors import ConfigError
 from keras_cnn.export import read_export_info, serving_function
+from pipelines.images import IMAGE_EXTENSIONS, decode_to_shape, is_image_file
 
-# What a folder is searched for; a file named explicitly may be any format TensorFlow decodes (GIF, BMP, WebP too).
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 BATCH_SIZE = 256
 
 
 def predict(model_dir: str, paths: list[str], top_k: int = 3) -> list[dict]:
     """One result per image file: {"file", "predictions": [{"class", "index", "probability"}], "resized_from"}.
 
-    Folders are searched (recursively) for PNG/JPEG files. A path that cannot be predicted gets
+    Folders are searched (recursively) for image files (Keras' extensions: IMAGE_EXTENSIONS). A path that cannot be predicted gets
     {"file", "error"} instead, and the others are still predicted.
     """
     if top_k < 1:
@@ -72,9 +72,9 @@ def image_files(paths: list[str]) -> list[tuple[str, str | None]]:
                 os.path.join(folder, name)
                 for folder, _, names in os.walk(path)
                 for name in names
-                if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
+                if is_image_file(name)
             )
-            files += [(file, None) for file in found] or [(path, "folder holds no .png/.jpg/.jpeg files")]
+            files += [(file, None) for file in found] or [(path, f"folder holds no {'/'.join(IMAGE_EXTENSIONS)} files")]
         elif os.path.isfile(path):
             files.append((path, None))
         else:
@@ -83,26 +83,21 @@ def image_files(paths: list[str]) -> list[tuple[str, str | None]]:
 
 
 def read_image(path: str, image_shape: tuple[int, int, int]) -> tuple[np.ndarray, tuple[int, int, int]]:
-    """The file as a uint8 image of `image_shape`, and its shape before resizing.
+    """The file as a uint8 image of `image_shape`, and its (height, width, channels) before conversion.
 
-    Decoded with the model's channel count (RGB to grayscale or back, alpha dropped). An image of
-    another size is resized (stretched, bilinear with antialiasing) to the native size.
+    Converted to the model's channel count (RGB to grayscale or back, alpha dropped); an image of
+    another size is stretched to the native size (bilinear, antialiased).
     """
-    height, width, channels = image_shape
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as error:
         raise ImageError(f"cannot read it ({error.strerror})") from None
     try:
-        image = tf.io.decode_image(data, channels=channels, expand_animations=False)
+        image, original_shape = decode_to_shape(tf.constant(data), image_shape, antialias=True)
     except tf.errors.OpError:
-        raise ImageError("not a PNG/JPEG image, or a damaged one") from None
-    original_shape = tuple(image.shape)
-    if original_shape[:2] != (height, width):
-        image = tf.image.resize(image, (height, width), method="bilinear", antialias=True)
-        image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-    return image.numpy(), original_shape
+        raise ImageError("not an image file, or a damaged one") from None
+    return image.numpy(), tuple(int(n) for n in original_shape)
 
 
 def print_results(results: list[dict], as_json: bool = False) -> None:

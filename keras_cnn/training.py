@@ -108,6 +108,8 @@ def train_config(config: TrainConfig, run_dir: str | None = None, overwrite: boo
         + (f"; {strategy.num_replicas_in_sync} replicas, global batch {scaled.batch_size}, lr {scaled.lr:g}"
            if strategy.num_replicas_in_sync > 1 else "")
     )
+    for note in splits.notes:
+        say(note)
     if hint := speed_hint(config):
         say(hint)
     history = model.fit(
@@ -191,6 +193,7 @@ def load_data(config: TrainConfig, test_only: bool = False) -> Splits:
         test_fraction=config.test_fraction,
         val_split=config.val_split,
         test_only=test_only,
+        strict_images=config.strict_images,
     )
 
 

@@ -107,6 +107,8 @@ def tune(
     hypermodel = CnnHyperModel(base, space, splits)
     kt_tuner = make_tuner(tuner, hypermodel, base, max_trials, out)
     print(start_line(role, tuner, base, splits, space, max_trials, out), flush=True)
+    for note in splits.notes:
+        print(note, flush=True)
     stopped = None
     try:
         kt_tuner.search(epochs=base.epochs, verbose=verbose)

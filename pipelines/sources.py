@@ -34,6 +34,7 @@ class Splits:
     class_names: list[str]
     source: str  # e.g. "tfds:cifar10" or the image folder's path
     val: Split | None = None  # held out of the training split when asked for
+    notes: tuple[str, ...] = ()  # one line each for skipped files and converted or resized images
 
     def describe(self) -> dict:
         """JSON-ready summary for config.json."""
@@ -44,6 +45,7 @@ class Splits:
             "test_images": len(self.test),
             "image_shape": list(self.train.images.shape[1:]),
             "class_names": self.class_names,
+            **({"notes": list(self.notes)} if self.notes else {}),
         }
 
 
@@ -56,6 +58,7 @@ def load_splits(
     test_fraction: float = 0.0,
     val_split: float = 0.0,
     test_only: bool = False,
+    strict_images: bool = False,
 ) -> Splits:
     """Load the train and test splits of `dataset` from tfds, or from the image folder `data_dir`.
 
@@ -63,7 +66,8 @@ def load_splits(
     represented. Image-folder subsets are chosen before decoding, so small runs start fast.
     `val_split` then holds that share of each class of the training split out as `val`.
     `test_only` (scoring a trained model): the train split comes back empty, and an image folder's
-    training images are not decoded.
+    training images are not decoded. `strict_images`: an image folder's non-image files and
+    images of other channels or size are errors instead of being skipped or converted.
     """
     if data_dir is None:
         if test_fraction:
@@ -82,7 +86,7 @@ def load_splits(
         from pipelines.image_folder import read_image_folder
 
         splits = read_image_folder(data_dir, image_shape, limit=limit, seed=seed, test_fraction=test_fraction,
-                                   test_only=test_only)
+                                   test_only=test_only, strict=strict_images)
     if test_only:
         splits = replace(splits, train=splits.train.subset(slice(0, 0)))
     _check_shape(splits, image_shape, test_only)

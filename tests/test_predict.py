@@ -37,7 +37,7 @@ def keras_predict(run_dir: Path, images: np.ndarray) -> np.ndarray:
 def test_native_size_files_decode_exactly_as_the_training_data(tmp_path, suffix, shape):
     paths = write_images(tmp_path, 3, shape=shape, suffix=suffix)
     decoded = np.stack([read_image(str(path), shape)[0] for path in paths])
-    np.testing.assert_array_equal(decoded, decode_images(np.array([str(p) for p in paths]), shape))
+    np.testing.assert_array_equal(decoded, decode_images(np.array([str(p) for p in paths]), shape)[0])
 
 
 def test_predict_png_and_jpeg_files_equals_the_keras_model(grayscale_export, tmp_path):
@@ -48,7 +48,7 @@ def test_predict_png_and_jpeg_files_equals_the_keras_model(grayscale_export, tmp
     ]
     results = predict(str(export_dir), [str(p) for p in paths], top_k=2)
 
-    expected = keras_predict(run_dir, decode_images(np.array([str(p) for p in paths]), (28, 28, 1)))
+    expected = keras_predict(run_dir, decode_images(np.array([str(p) for p in paths]), (28, 28, 1))[0])
     assert [r["file"] for r in results] == [str(p) for p in paths]
     for result, probabilities in zip(results, expected):
         assert result["resized_from"] is None and len(result["predictions"]) == 2
@@ -68,7 +68,7 @@ def test_rgb_and_other_sizes_are_converted_to_the_model_input(grayscale_export, 
     assert sum(p["probability"] for p in result["predictions"]) == pytest.approx(1, abs=1e-5)
 
     image, original = read_image(str(tmp_path / "photo.png"), (28, 28, 1))
-    assert image.shape == (28, 28, 1) and image.dtype == np.uint8 and original == (56, 40, 1)
+    assert image.shape == (28, 28, 1) and image.dtype == np.uint8 and original == (56, 40, 3)
     expected = keras_predict(run_dir, image[None])[0]
     assert [p["probability"] for p in result["predictions"]] == pytest.approx(sorted(expected, reverse=True), abs=1e-5)
 
@@ -118,7 +118,7 @@ def test_json_output(grayscale_export, tmp_path, capsys):
     assert code == 1 and err == ""
     assert results[0]["file"] == str(good) and len(results[0]["predictions"]) == 1
     assert results[0]["predictions"][0]["class"] in CLASSES and 0 <= results[0]["predictions"][0]["probability"] <= 1
-    assert results[1]["file"] == str(tmp_path / "bad.png") and "not a PNG/JPEG image" in results[1]["error"]
+    assert results[1]["file"] == str(tmp_path / "bad.png") and "not an image file, or a damaged one" in results[1]["error"]
 
 
 @pytest.mark.parametrize("make", ["missing", "not a SavedModel"])

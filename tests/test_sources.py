@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
@@ -66,7 +67,7 @@ def test_test_only_loads_the_same_test_split_and_no_training_images(tmp_path, mo
     test_only = load_splits("cifar10", CIFAR, data_dir=str(root), limit=8, seed=3, val_split=0.25, test_only=True)
     assert len(test_only.train) == 0 and test_only.val is None
     assert np.array_equal(test_only.test.images, full.test.images) and np.array_equal(test_only.test.labels, full.test.labels)
-    assert decoded == [0, 8]  # the training files were not decoded
+    assert decoded == [8]  # the 8 test images: the training files were not decoded
 
 
 def test_flat_class_folder_is_split_with_test_fraction(tmp_path):
@@ -107,49 +108,74 @@ def test_split_without_class_folders(tmp_path):
     assert "has no class folders" in error_of(tmp_path, tmp_path / "d")
 
 
-def test_empty_class_folder(tmp_path):
-    root = write_image_folder(tmp_path / "d", classes=("a", "b"), train=2, test=1)
-    for f in (root / "test" / "b").iterdir():
-        f.unlink()
-    assert "test/b is empty" in error_of(tmp_path, root)
-
-
 def test_different_classes_in_train_and_test(tmp_path):
     root = write_image_folder(tmp_path / "d", classes=("a", "b"), train=2, test=1)
     write_images(root / "test" / "c", 1)
     assert "different class folders" in error_of(tmp_path, root)
 
 
-def test_non_image_file_is_named(tmp_path):
+def test_files_without_an_image_extension_are_skipped_in_one_line(tmp_path):
     root = write_image_folder(tmp_path / "d", classes=("a", "b"), train=3, test=1)
     (root / "train" / "b" / "notes.txt").write_text("not an image")
-    message = error_of(tmp_path, root)
-    assert "train/b/notes.txt is not a readable PNG/JPEG image" in message
+    (root / "train" / "a" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (root / "test" / "a" / "0001.JPG").write_bytes((root / "test" / "a" / "0000.png").read_bytes())  # any case
+    splits = load_splits("cifar10", CIFAR, data_dir=str(root))
+    assert (len(splits.train), len(splits.test)) == (6, 3)
+    assert splits.notes == (f"{root}: skipped 2 files without an image extension (.bmp/.gif/.jpeg/.jpg/.png), "
+                            f"e.g. {root}/train/a/.DS_Store",)
+    assert splits.describe()["notes"] == list(splits.notes)
+    assert "train/a/.DS_Store is not an image file" in error_of(tmp_path, root, strict_images=True)
+
+
+def test_a_class_folder_without_images_is_empty(tmp_path):
+    root = write_image_folder(tmp_path / "d", classes=("a", "b"), train=2, test=1)
+    for f in (root / "test" / "b").iterdir():
+        f.unlink()
+    (root / "test" / "b" / "readme.md").write_text("images go here")
+    assert "test/b is empty (no .bmp/.gif/.jpeg/.jpg/.png files)" in error_of(tmp_path, root)
 
 
 def test_truncated_image_is_named(tmp_path):
     root = write_image_folder(tmp_path / "d", classes=("a", "b"), train=3, test=1, suffix=".jpg")
     broken = root / "train" / "a" / "0001.jpg"
     broken.write_bytes(broken.read_bytes()[:40])
-    assert "train/a/0001.jpg is not a readable" in error_of(tmp_path, root)
+    assert "train/a/0001.jpg is not a readable image" in error_of(tmp_path, root)
 
 
-def test_image_of_the_wrong_size_is_named(tmp_path):
+def test_grayscale_rgba_and_palette_images_are_converted_to_the_data_sets_channels(tmp_path):
     root = write_image_folder(tmp_path / "d", classes=("a", "b"), train=3, test=1)
-    Image.fromarray(np.zeros((64, 64, 3), dtype=np.uint8)).save(root / "train" / "b" / "0002.png")
-    message = error_of(tmp_path, root)
-    assert "train/b/0002.png is 64x64 with 3 channel(s), but this data set needs 32x32 with 3" in message
+    pixels = np.random.default_rng(0).integers(0, 256, (32, 32, 4), dtype=np.uint8)
+    Image.fromarray(pixels[..., 0]).save(root / "train" / "a" / "0000.png")  # grayscale
+    Image.fromarray(pixels).save(root / "train" / "a" / "0001.png")  # RGBA
+    Image.fromarray(pixels[..., :3]).convert("P").save(root / "train" / "b" / "0000.png")  # palette
+    splits = load_splits("cifar10", CIFAR, data_dir=str(root))
+    gray, rgba, palette = splits.train.images[0], splits.train.images[1], splits.train.images[3]
+    assert np.array_equal(gray, np.repeat(pixels[..., :1], 3, axis=2))
+    assert np.array_equal(rgba, pixels[..., :3])  # alpha dropped, as Keras' decoding does
+    assert np.array_equal(palette, np.asarray(Image.open(root / "train" / "b" / "0000.png").convert("RGB")))
+    assert splits.notes == (f"converted 2 images of 8 to RGB, e.g. {root}/train/a/0000.png (1 channel(s))",)
+    mnist = load_splits("mnist", (32, 32, 1), data_dir=str(root))  # RGB -> grayscale
+    assert mnist.train.images.shape == (6, 32, 32, 1) and "to grayscale" in mnist.notes[0]
+    message = error_of(tmp_path, root, strict_images=True)
+    assert "train/a/0000.png is 32x32 with 1 channel(s), but this data set needs 32x32 with 3" in message
 
 
-def test_all_images_of_another_size_are_refused(tmp_path):
+def test_images_of_another_size_are_resized_bilinear_like_keras(tmp_path):
+    root = write_image_folder(tmp_path / "d", classes=("a", "b"), train=3, test=1)
+    big = np.random.default_rng(0).integers(0, 256, (64, 48, 3), dtype=np.uint8)
+    Image.fromarray(big).save(root / "train" / "b" / "0002.png")
+    splits = load_splits("cifar10", CIFAR, data_dir=str(root))
+    keras_way = tf.image.resize(big, (32, 32), method="bilinear").numpy()  # image_dataset_from_directory's resize
+    assert np.array_equal(splits.train.images[5], np.clip(np.round(keras_way), 0, 255).astype(np.uint8))
+    assert splits.notes == (f"resized 1 image of 8 to 32x32 (bilinear), e.g. {root}/train/b/0002.png (64x48)",)
+    assert "train/b/0002.png is 64x48 with 3 channel(s), but this data set needs 32x32 with 3" in error_of(
+        tmp_path, root, strict_images=True)
+
+
+def test_a_folder_of_another_shape_altogether_is_converted_with_a_hint(tmp_path):
     root = write_image_folder(tmp_path / "d", classes=("a", "b"), train=2, test=1, shape=(28, 28, 1))
-    assert "is 28x28 with 1 channel(s)" in error_of(tmp_path, root)
-
-
-def test_wrong_channel_count_is_named(tmp_path):
-    root = write_image_folder(tmp_path / "d", classes=("a", "b"), train=2, test=1)
-    Image.fromarray(np.zeros((32, 32), dtype=np.uint8)).save(root / "test" / "a" / "0000.png")
-    assert "test/a/0000.png is 32x32 with 1 channel(s)" in error_of(tmp_path, root)
+    notes = load_splits("cifar10", CIFAR, data_dir=str(root)).notes
+    assert len(notes) == 2 and all(note.endswith("(all of them: is this the right variant for this data?)") for note in notes)
 
 
 def test_tfds_source_with_mock_data():

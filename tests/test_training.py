@@ -227,4 +227,6 @@ def test_cli_bad_image_in_a_real_process_prints_no_traceback(tmp_path):
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines() == [f"error: {root}/train/a/broken.png is not a readable PNG/JPEG image: remove or replace it"]
+    assert result.stderr.strip().splitlines() == [
+        f"error: {root}/train/a/broken.png is not a readable image (damaged, or not the format its name says): "
+        "remove or replace it"]

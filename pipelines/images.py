@@ -1,0 +1,44 @@
+"""Decoding image files as `keras.utils.image_dataset_from_directory` does: to the data set's channels and size.
+
+One function for the training folders and for `predict`, so that a photo to classify is
+converted as the training images were.
+"""
+
+import tensorflow as tf
+
+# Keras' own list (image_dataset_from_directory's ALLOWLIST_FORMATS): what a folder is searched for.
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+
+
+def is_image_file(name: str) -> bool:
+    """Whether a file name has an image extension (any case); hidden files (.DS_Store, ._x.jpg) never do."""
+    return name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
+
+
+def decode_to_shape(
+    data: tf.Tensor, image_shape: tuple[int, int, int], antialias: bool = False
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """The encoded image `data` as uint8 `image_shape`, and its own (height, width, channels) before conversion.
+
+    Channels: grayscale (with or without alpha) becomes RGB by repeating the gray value, RGBA
+    loses its alpha (as Keras' decoding does), RGB becomes grayscale by luminance; palette PNGs
+    decode to RGB first. Size: an image of another size is stretched to the native one, bilinear
+    (Keras' default; `antialias` also averages the pixels a shrunk image skips), and rounded
+    back to uint8. Works in tf.data (graph) and eagerly; an undecodable file raises
+    tf.errors.InvalidArgumentError.
+    """
+    height, width, channels = image_shape
+    image = tf.io.decode_image(data, channels=0, expand_animations=False)
+    original_shape = tf.shape(image)
+    color = original_shape[2] >= 3
+    if channels == 3:
+        image = tf.cond(color, lambda: image[..., :3], lambda: tf.image.grayscale_to_rgb(image[..., :1]))
+    else:
+        image = tf.cond(color, lambda: tf.image.rgb_to_grayscale(image[..., :3]), lambda: image[..., :1])
+
+    def resized():
+        stretched = tf.image.resize(image, (height, width), method="bilinear", antialias=antialias)
+        return tf.cast(tf.clip_by_value(tf.round(stretched), 0, 255), tf.uint8)
+
+    image = tf.cond(tf.reduce_all(original_shape[:2] == [height, width]), lambda: image, resized)
+    return tf.ensure_shape(image, image_shape), original_shape
