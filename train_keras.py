@@ -12,18 +12,20 @@ import os
 import sys
 import typing
 
-# Quiet TensorFlow's C++ start-up chatter (CUDA probing on machines without a GPU); set
-# TF_CPP_MIN_LOG_LEVEL=0 to see it. Must precede the first TensorFlow import.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from keras_cnn import console, search_space
+from keras_cnn.config import INITS, VARIANTS, TrainConfig, recorded_settings, resolve_config, variant_changes
+from keras_cnn.errors import ConfigError, KerasCnnError
 
-from keras_cnn.config import INITS, VARIANTS, TrainConfig, recorded_settings, resolve_config, variant_changes  # noqa: E402
-from keras_cnn.errors import ConfigError, KerasCnnError  # noqa: E402
-from keras_cnn import search_space  # noqa: E402
+SHOW_TF_LOGS = "tf-logs"  # the value of a bare --verbose
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # TensorFlow's own logs stay off the console (keras_cnn/console.py) unless the user sets
+    # TF_CPP_MIN_LOG_LEVEL or passes --verbose; TensorFlow reads the level once, at its import.
+    if "tensorflow" not in sys.modules and "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if getattr(args, "verbose", None) == SHOW_TF_LOGS else console.QUIET
     try:
         return args.command(args)
     except KerasCnnError as error:
@@ -49,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", metavar="FILE", help="JSON settings to start from: a run's config.json or tune's best.json")
     train.add_argument("--run-dir", metavar="DIR", help="output folder (default: runs/<variant>)")
     train.add_argument("--overwrite", action="store_true", help="replace a finished run, or one with other settings, in the run folder")
-    train.add_argument("--verbose", choices=["0", "1", "2", "auto"], default="auto", help="0 silent, 1 progress bar, 2 one line per epoch")
+    add_verbose_flag(train, progress=True)
     add_platform_flags(train)
     train.add_argument("--export", action="store_true", help="when training ends, export best.keras to saved_models/<run folder name> (as `export`; --overwrite also replaces that export)")
     add_setting_flags(train)
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--to", metavar="DIR", help="export folder (default: saved_models/<run folder name>)")
     export.add_argument("--tflite", action="store_true", help="also write model.tflite, converted from the SavedModel")
     export.add_argument("--overwrite", action="store_true", help="replace an existing export in the folder")
+    add_verbose_flag(export)
     export.set_defaults(command=run_export)
 
     evaluate = commands.add_parser(
@@ -77,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--tta", metavar="NAME", help="none, flip or flip-translate (default: the run's own)")
     evaluate.add_argument("--data-dir", metavar="DIR", help="read the test split from DIR instead of the run's data source")
     evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_verbose_flag(evaluate)
     evaluate.set_defaults(command=run_evaluate)
 
     predict = commands.add_parser(
@@ -89,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", required=True, metavar="DIR", help="exported model folder, e.g. saved_models/bn")
     predict.add_argument("--top-k", type=int, default=3, metavar="K", help="classes to print per image (default: 3)")
     predict.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
+    add_verbose_flag(predict)
     predict.set_defaults(command=run_predict)
 
     lab = commands.add_parser(
@@ -111,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--mixed-precision", action="store_true", help="every run in mixed precision (bfloat16 on CPU: faster where the CPU has bfloat16 instructions)")
     lab.add_argument("--variants", metavar="A,B", help=f"train only these ({','.join(VARIANTS)}), in lab order; the report covers every lab run in --out")
     lab.add_argument("--out", default="runs/lab", metavar="DIR", help="folder of the run folders and the report (default: runs/lab)")
-    lab.add_argument("--verbose", choices=["0", "1", "2", "auto"], default="auto", help="0 silent, 1 progress bar, 2 one line per epoch")
+    add_verbose_flag(lab, progress=True)
     add_platform_flags(lab)
     lab.set_defaults(command=run_lab)
 
@@ -139,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     describe.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"), help="input image size (default: the data set's)")
     describe.add_argument("--fully-conv", action="store_true", help="describe the fully-convolutional equivalent even on the data set's size")
     describe.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    add_verbose_flag(describe)
     describe.set_defaults(command=run_describe)
 
     heatmap = commands.add_parser(
@@ -153,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     heatmap.add_argument("--top", type=int, default=4, metavar="K", help="classes to show, highest probability anywhere first (default: 4)")
     heatmap.add_argument("--out", metavar="PNG", help="output file (default: RUN_DIR/heatmap-<image name>.png)")
     heatmap.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    add_verbose_flag(heatmap)
     heatmap.set_defaults(command=run_heatmap)
 
     tune = commands.add_parser(
@@ -179,11 +186,28 @@ def build_parser() -> argparse.ArgumentParser:
         tune.add_argument(flag, nargs=2, type=float, metavar=("LOW", "HIGH"), help=f"range of {name} (default: {search_space.default_text(name)})")
     tune.add_argument(search_space.BATCH_SIZES_FLAG, metavar="A,B", help=f"batch sizes to choose from (default: {search_space.default_text('batch_size')})")
     tune.add_argument("--overwrite", action="store_true", help="start the search in --out over instead of resuming it")
-    tune.add_argument("--verbose", choices=["0", "1", "2", "auto"], default="auto", help="0 silent, 1 progress bar, 2 one line per epoch")
+    add_verbose_flag(tune, progress=True)
     add_platform_flags(tune)
     add_setting_flags(tune)
     tune.set_defaults(command=run_tune)
     return parser
+
+
+def add_verbose_flag(parser: argparse.ArgumentParser, progress: bool = False) -> None:
+    """--verbose: TensorFlow's own logs too; with `progress`, --verbose 0|1|2 sets Keras' progress output instead."""
+    if not progress:
+        parser.add_argument("--verbose", action="store_const", const=SHOW_TF_LOGS, help="also show TensorFlow's own logs")
+        return
+    parser.add_argument(
+        "--verbose", nargs="?", const=SHOW_TF_LOGS, choices=["0", "1", "2", "auto", SHOW_TF_LOGS], default="auto",
+        metavar="0|1|2", help="progress: 0 silent, 1 progress bar, 2 one line per epoch (default: a bar on a terminal, "
+        "else lines); --verbose alone: the default progress and TensorFlow's own logs",
+    )
+
+
+def progress(args: argparse.Namespace):
+    """Keras' verbose value for --verbose: 0, 1, 2 or "auto"."""
+    return int(args.verbose) if args.verbose in ("0", "1", "2") else "auto"
 
 
 def add_run_flags(parser: argparse.ArgumentParser) -> None:
@@ -212,7 +236,7 @@ def run_train(args: argparse.Namespace) -> int:
     from keras_cnn.training import train_config
 
     config = config_from_args(args)
-    result = train_config(config, run_dir=args.run_dir, overwrite=args.overwrite, verbose=args.verbose if args.verbose == "auto" else int(args.verbose))
+    result = train_config(config, run_dir=args.run_dir, overwrite=args.overwrite, verbose=progress(args))
     if args.export:
         from keras_cnn.export import export_run
 
@@ -229,7 +253,7 @@ def run_tune(args: argparse.Namespace) -> int:
     ranges = {name: getattr(args, flag[2:].replace("-", "_")) for name, flag in search_space.FLAGS.items()}
     try:
         tune(args.variant, tuner=args.tuner, max_trials=args.max_trials, out=args.out, overwrite=args.overwrite,
-             verbose=args.verbose if args.verbose == "auto" else int(args.verbose),
+             verbose=progress(args),
              space={name: value for name, value in ranges.items() if value is not None}, **settings)
     except KeyboardInterrupt:
         print("\ninterrupted: rerun the same command to resume the search (finished trials are kept)", file=sys.stderr)
@@ -238,7 +262,7 @@ def run_tune(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    import_tensorflow_quietly()
+    console.import_tensorflow_quietly()
     from keras_cnn.export import export_run
 
     export_run(args.run, to=args.to, checkpoint=args.checkpoint, tflite=args.tflite, overwrite=args.overwrite)
@@ -246,7 +270,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    import_tensorflow_quietly()
+    console.import_tensorflow_quietly()
     from keras_cnn.evaluation import evaluate_run
 
     result = evaluate_run(args.run, checkpoint=args.checkpoint, tta=args.tta, data_dir=args.data_dir)
@@ -264,7 +288,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    import_tensorflow_quietly()
+    console.import_tensorflow_quietly()
     from keras_cnn.predict import predict, print_results
 
     results = predict(args.model, args.paths, top_k=args.top_k)
@@ -288,7 +312,7 @@ def run_lab(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         init=args.init,
         mixed_precision=args.mixed_precision,
-        verbose=args.verbose if args.verbose == "auto" else int(args.verbose),
+        verbose=progress(args),
     )
     return 0
 
@@ -302,7 +326,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def run_describe(args: argparse.Namespace) -> int:
-    import_tensorflow_quietly()
+    console.import_tensorflow_quietly()
     from keras_cnn.analysis import describe, format_markdown, format_text
 
     analysis = describe(args.variant, args.input_size, fully_conv=args.fully_conv)
@@ -311,7 +335,7 @@ def run_describe(args: argparse.Namespace) -> int:
 
 
 def run_heatmap(args: argparse.Namespace) -> int:
-    import_tensorflow_quietly()
+    console.import_tensorflow_quietly()
     from keras_cnn.fullyconv import heatmap
 
     path, scores = heatmap(args.run, args.image, out=args.out, checkpoint=args.checkpoint, top=args.top, overwrite=args.overwrite)
@@ -363,7 +387,7 @@ def apply_platform_flags(args: argparse.Namespace) -> None:
         if "tensorflow" in sys.modules and os.environ.get("TF_ENABLE_ONEDNN_OPTS") != wanted:
             raise ConfigError("--onednn must be chosen before TensorFlow is imported: start a new Python process")
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = wanted
-    import_tensorflow_quietly()
+    console.import_tensorflow_quietly()
     import tensorflow as tf
 
     # 0 means "leave TensorFlow's choice": setting it anyway fails once TensorFlow has run an op
@@ -385,27 +409,6 @@ def _count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 (automatic) or more, got {value}")
     return value
-
-
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow with native stderr muted, unless TF_CPP_MIN_LOG_LEVEL asks for its logs.
-
-    TensorFlow's C++ start-up lines (oneDNN notice, CUDA probing on a machine without GPU) are
-    written before its logging is initialised, so TF_CPP_MIN_LOG_LEVEL cannot hide them.
-    """
-    if os.environ["TF_CPP_MIN_LOG_LEVEL"] != "3":
-        import tensorflow  # noqa: F401
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(devnull)
-        os.close(saved)
 
 
 def variants_table() -> str:

@@ -26,6 +26,8 @@ TTA_MODES = ("none", "flip", "flip-translate")
 PADDING_MODES = ("zeros", "reflect")
 INITS = ("glorot", "torch")
 
+DEFAULT_WARMUP_EPOCHS = 2
+
 # The lab's fixed per-channel constants (RGB, pixel values scaled to [0, 1]).
 LAB_MEAN = (0.491, 0.482, 0.447)
 LAB_STD = (0.202, 0.199, 0.201)
@@ -99,7 +101,9 @@ class TrainConfig:
     )
     lr_decay: float = _setting(1.0, "exp: lr multiplied by this after every epoch; step: after every lr_step_epochs")
     lr_step_epochs: int = _setting(10, "step schedule: epochs between two decays")
-    warmup_epochs: int = _setting(2, "warmup-cosine: epochs of linear warmup")
+    warmup_epochs: int | None = _setting(
+        None, f"warmup-cosine: epochs of linear warmup (default: {DEFAULT_WARMUP_EPOCHS}, at most epochs - 1)"
+    )
     tta: str = _setting(
         "none", "test-time augmentation: flip averages the softmax of each image and its mirror image at inference "
         "(every evaluation, checkpoint and export), flip-translate also the images moved one pixel up-left and "
@@ -120,6 +124,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
             object.__setattr__(self, name, _coerce(name, value))
+        if self.warmup_epochs is None:  # a default that fits any run length
+            object.__setattr__(self, "warmup_epochs", min(DEFAULT_WARMUP_EPOCHS, max(self.epochs - 1, 0)))
         _check(self)
 
     def to_dict(self) -> dict:
@@ -278,7 +284,7 @@ def _check(config: TrainConfig) -> None:
     require(math.isfinite(config.sam_rho) and config.sam_rho >= 0, f"sam rho must be >= 0, got {config.sam_rho}")
     require(config.lr_step_epochs >= 1, f"lr step epochs must be at least 1, got {config.lr_step_epochs}")
     require(0 <= config.warmup_epochs < config.epochs or config.schedule != "warmup-cosine",
-            f"warmup epochs must be in [0, epochs), got {config.warmup_epochs}")
+            f"warmup epochs must be in [0, epochs - 1] (epochs {config.epochs}), got {config.warmup_epochs}")
     require(not config.nesterov or (config.optimizer == "sgd" and config.momentum > 0),
             "nesterov needs the sgd optimizer with --momentum > 0")
     require(config.epochs >= 1, f"epochs must be at least 1, got {config.epochs}")

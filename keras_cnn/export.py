@@ -19,6 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_cnn.console import quiet_native_logs
 from keras_cnn.errors import KerasCnnError
 from keras_cnn.files import TMP_PREFIX, read_json, write_json
 from keras_cnn.rundir import CONFIG_FILE, METRICS_FILE
@@ -157,10 +158,16 @@ def serving_function(export_dir: str):
 
 def tflite_function(path: str):
     """images (uint8 array) -> probabilities, through the TFLite interpreter (which resizes to the batch)."""
-    with warnings.catch_warnings():  # tf.lite.Interpreter is deprecated for LiteRT's, same API and file format
+    # tf.lite.Interpreter is deprecated for LiteRT's (same API and file format): no warning about it.
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         runner = tf.lite.Interpreter(model_path=path).get_signature_runner(SIGNATURE)
-    return lambda images: runner(**{INPUT_NAME: np.asarray(images, np.uint8)})[OUTPUT_NAME]
+
+    def run(images):
+        with quiet_native_logs():  # the first call prints "Created TensorFlow Lite XNNPACK delegate"
+            return runner(**{INPUT_NAME: np.asarray(images, np.uint8)})[OUTPUT_NAME]
+
+    return run
 
 
 def read_export_info(export_dir: str) -> dict:

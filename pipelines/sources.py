@@ -93,6 +93,12 @@ def load_splits(
     if val_split and not test_only:
         is_val = holdout_mask(splits.train.labels, val_split)
         splits = replace(splits, train=splits.train.subset(~is_val), val=splits.train.subset(is_val))
+        emptied = sorted(set(splits.val.labels) - set(splits.train.labels))
+        if emptied:
+            raise DataError(
+                f"--val-split {val_split} holds out every training image of {len(emptied)} class(es) (e.g. "
+                f"{splits.class_names[emptied[0]]}): lower --val-split or raise --limit"
+            )
     return splits
 
 

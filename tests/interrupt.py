@@ -17,8 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import train_keras  # noqa: E402  (first, as in a plain run: it sets TensorFlow's environment before the import)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # as the command line sets it
 
+import train_keras  # noqa: E402  (first, as in a plain run: keras_cnn sets TensorFlow's environment before the import)
+from keras_cnn import console  # noqa: E402
+
+console.import_tensorflow_quietly()
 import keras  # noqa: E402
 
 

@@ -1,8 +1,11 @@
 """Settings: variants, overrides and one clear error per invalid value."""
 
+import json
+
 import pytest
 
-from keras_cnn import ConfigError, TrainConfig, VARIANTS, resolve_config
+from conftest import write_images
+from keras_cnn import ConfigError, DataError, TrainConfig, VARIANTS, resolve_config, train
 
 
 def test_every_variant_resolves_and_round_trips_through_json_form():
@@ -71,3 +74,48 @@ def test_a_run_recorded_before_a_setting_existed_reads_as_what_it_did(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"config": stored}))
     assert changed_settings(str(tmp_path), resolve_config("bn", init="glorot")) == []
     assert changed_settings(str(tmp_path), resolve_config("bn")) == ["init 'glorot' -> 'torch'"]
+
+
+# The smallest valid value of every numeric setting; a new setting must be added here (test below).
+SMALLEST = dict(
+    test_fraction=0.01, val_split=0.01, limit=10, seed=0, zca_epsilon=1e-6, crop_padding=1, cutout_size=1,
+    mixup_alpha=1e-3, cutmix_alpha=1e-3, color_jitter=0.0, dropout=0.0, epochs=1, batch_size=1, lr=1e-6,
+    momentum=0.0, weight_decay=0.0, label_smoothing=0.0, sam_rho=0.0, lr_decay=1e-3, lr_step_epochs=1, warmup_epochs=0,
+)
+CHOICES = {"variant", "dataset", "arch", "data_dir", "strict_images", "normalization", "whitening", "augment",
+           "crop_padding_mode", "init", "batch_norm", "optimizer", "nesterov", "schedule", "tta", "eval_train",
+           "mixed_precision", "jit_compile", "strategy"}
+
+
+def test_every_setting_has_its_smallest_value_tested():
+    assert set(SMALLEST) | CHOICES == {field for field in TrainConfig.__dataclass_fields__}
+
+
+@pytest.mark.parametrize("schedule", ["exp", "step", "cosine", "warmup-cosine", "onecycle"])
+def test_the_smallest_valid_values_train_under_every_schedule(cifar_like_folder, tmp_path, schedule):
+    smallest = {name: SMALLEST[name] for name in SMALLEST if name not in ("test_fraction", "val_split", "zca_epsilon",
+                                                                           "warmup_epochs")}
+    # Every augmentation at its smallest, BN, test-time views and the training-split evaluation too.
+    result = train("baseline", data_dir=str(cifar_like_folder), schedule=schedule, batch_norm=True, tta="flip-translate",
+                   augment="color,pad-crop32,flip,cutout,mixup,cutmix", eval_train=True, run_dir=str(tmp_path / "r"),
+                   verbose=0, **smallest)
+    assert result.metrics["epochs"] == 1 and result.metrics["final_test_accuracy"] is not None
+    assert len(result.history.history["loss"]) == 1
+
+
+def test_the_smallest_held_out_shares_and_zca_epsilon_train(tmp_path):
+    flat = tmp_path / "digits"  # class folders without train/ and test/: --test-fraction splits them
+    for digit in range(10):
+        write_images(flat / str(digit), 4, shape=(28, 28, 1), seed=digit)
+    result = train("lenet5", data_dir=str(flat), test_fraction=SMALLEST["test_fraction"], val_split=SMALLEST["val_split"],
+                   whitening="zca", zca_epsilon=SMALLEST["zca_epsilon"], limit=20, epochs=1, batch_size=1,
+                   run_dir=str(tmp_path / "r"), verbose=0)
+    assert (result.metrics["epochs"], json.loads((tmp_path / "r" / "config.json").read_text())["data"]["val_images"]) == (1, 10)
+    with pytest.raises(DataError, match="--val-split 0.01 holds out every training image of 10 class"):
+        train("lenet5", data_dir=str(flat), test_fraction=0.01, val_split=0.01, limit=10, epochs=1, run_dir=str(tmp_path / "s"))
+
+
+def test_the_default_warmup_fits_a_short_run():
+    assert [resolve_config("bn", schedule="warmup-cosine", epochs=n).warmup_epochs for n in (1, 2, 3, 30)] == [0, 1, 2, 2]
+    with pytest.raises(ConfigError, match=r"warmup epochs must be in \[0, epochs - 1\] \(epochs 2\), got 2"):
+        resolve_config("bn", schedule="warmup-cosine", epochs=2, warmup_epochs=2)
