@@ -25,22 +25,26 @@ print(json.dumps({"files": [keras_cnn.__file__, pipelines.__file__, train_keras.
 """
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
-    """The package installed by pip into a folder of its own (--target), built from a copy of the checkout.
+def pip_install(tmp: Path, *options: str) -> Path:
+    """Install a copy of the checkout into tmp/site (--target) with pip; return that folder.
 
     The copy keeps the build's build/ and *.egg-info out of the checkout; --no-build-isolation and
     --no-index build with the setuptools already installed, offline. --no-deps: the dependencies
     are those of the environment running the tests.
     """
-    tmp = tmp_path_factory.mktemp("package")
     shutil.copytree(REPO, tmp / "src", ignore=NOT_SOURCES)
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-         "--no-build-isolation", "--no-index", "--target", str(tmp / "site"), str(tmp / "src")],
+         "--no-build-isolation", "--no-index", "--target", str(tmp / "site"), *options, str(tmp / "src")],
         check=True, capture_output=True, timeout=120,
     )
     return tmp / "site"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """The package as `pip install .` installs it, in a folder of its own."""
+    return pip_install(tmp_path_factory.mktemp("package"))
 
 
 def run_installed(site: Path, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -92,3 +96,14 @@ def test_keras_cnn_command_trains_one_epoch_and_records_the_version(installed, c
     assert result.returncode == 0, result.stderr
     assert json.loads((run_dir / "metrics.json").read_text())["epochs"] == 1
     assert json.loads((run_dir / "config.json").read_text())["versions"]["keras_cnn"] == keras_cnn.__version__
+
+
+def test_editable_install_imports_the_sources_it_was_installed_from(tmp_path):
+    site = pip_install(tmp_path, "--editable")
+    # An editable install works through a .pth file, which Python reads in site folders only.
+    code = f"import site; site.addsitedir({str(site)!r})\n{IMPORTED_FILES}"
+    result = run([sys.executable, "-c", code], tmp_path)
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert all(Path(file).is_relative_to(tmp_path / "src") for file in found["files"]), found["files"]
+    assert found["version"] == keras_cnn.__version__
