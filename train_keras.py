@@ -3,6 +3,8 @@
 
     python train_keras.py train --variant bn --data-dir ../shared/data/cifar10-jpeg --epochs 30
     python train_keras.py train --help
+
+Installed (`pip install .`), the same command line is the `keras-cnn` command: `keras-cnn train --help`.
 """
 
 import argparse
@@ -12,15 +14,15 @@ import os
 import sys
 import typing
 
-from keras_cnn import console, search_space
+from keras_cnn import __version__, console, search_space
 from keras_cnn.config import INITS, VARIANTS, TrainConfig, recorded_settings, resolve_config, variant_changes
 from keras_cnn.errors import ConfigError, KerasCnnError
 
 SHOW_TF_LOGS = "tf-logs"  # the value of a bare --verbose
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: list[str] | None = None, prog: str = "train_keras.py") -> int:
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     # TensorFlow's own logs stay off the console (keras_cnn/console.py) unless the user sets
     # TF_CPP_MIN_LOG_LEVEL or passes --verbose; TensorFlow reads the level once, at its import.
@@ -36,8 +38,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="train_keras.py", description="The lab's CNNs in Keras 3.")
+def console_main() -> int:
+    """The `keras-cnn` command of the installed package (pyproject.toml's [project.scripts])."""
+    return main(prog="keras-cnn")
+
+
+def build_parser(prog: str = "train_keras.py") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="The lab's CNNs in Keras 3.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     train = commands.add_parser(

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_cnn import __version__
 from keras_cnn.callbacks import Checkpoints, EpochTimer, EvaluateTrainSet, HistoryCSV, TrainingState
 from keras_cnn.config import DATASET_SHAPES, LAB_MEAN, LAB_STD, TrainConfig, resolve_config
 from keras_cnn.errors import KerasCnnError
@@ -249,6 +250,7 @@ def run_record(config: TrainConfig, data: dict, norm_stats) -> dict:
         "data": data | ({"normalization_stats": norm_stats.to_dict()} if norm_stats else {}),
         "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "versions": {
+            "keras_cnn": __version__,
             "python": platform.python_version(),
             "tensorflow": tf.__version__,
             "keras": keras.__version__,
