@@ -124,9 +124,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
             object.__setattr__(self, name, _coerce(name, value))
-        if self.warmup_epochs is None:  # a default that fits any run length
-            object.__setattr__(self, "warmup_epochs", min(DEFAULT_WARMUP_EPOCHS, max(self.epochs - 1, 0)))
         _check(self)
+
+    @property
+    def warmup(self) -> int:
+        """Epochs of warmup-cosine's warmup: warmup_epochs, or by default 2 but at most epochs - 1 (fits any run)."""
+        return self.warmup_epochs if self.warmup_epochs is not None else min(DEFAULT_WARMUP_EPOCHS, self.epochs - 1)
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict of every setting."""
@@ -283,7 +286,7 @@ def _check(config: TrainConfig) -> None:
     require(0 <= config.label_smoothing < 1, f"label smoothing must be in [0, 1), got {config.label_smoothing}")
     require(math.isfinite(config.sam_rho) and config.sam_rho >= 0, f"sam rho must be >= 0, got {config.sam_rho}")
     require(config.lr_step_epochs >= 1, f"lr step epochs must be at least 1, got {config.lr_step_epochs}")
-    require(0 <= config.warmup_epochs < config.epochs or config.schedule != "warmup-cosine",
+    require(config.warmup_epochs is None or 0 <= config.warmup_epochs < config.epochs or config.schedule != "warmup-cosine",
             f"warmup epochs must be in [0, epochs - 1] (epochs {config.epochs}), got {config.warmup_epochs}")
     require(not config.nesterov or (config.optimizer == "sgd" and config.momentum > 0),
             "nesterov needs the sgd optimizer with --momentum > 0")

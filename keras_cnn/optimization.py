@@ -40,7 +40,7 @@ def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int) -> keras.o
     if config.schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=total)
     if config.schedule == "warmup-cosine":
-        warmup = config.warmup_epochs * steps_per_epoch
+        warmup = config.warmup * steps_per_epoch
         return keras.optimizers.schedules.CosineDecay(
             0.0, decay_steps=total - warmup, warmup_target=config.lr, warmup_steps=warmup
         )

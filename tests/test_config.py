@@ -116,6 +116,7 @@ def test_the_smallest_held_out_shares_and_zca_epsilon_train(tmp_path):
 
 
 def test_the_default_warmup_fits_a_short_run():
-    assert [resolve_config("bn", schedule="warmup-cosine", epochs=n).warmup_epochs for n in (1, 2, 3, 30)] == [0, 1, 2, 2]
+    assert [resolve_config("bn", schedule="warmup-cosine", epochs=n).warmup for n in (1, 2, 3, 30)] == [0, 1, 2, 2]
+    assert resolve_config("bn", schedule="warmup-cosine", epochs=5, warmup_epochs=4).warmup == 4
     with pytest.raises(ConfigError, match=r"warmup epochs must be in \[0, epochs - 1\] \(epochs 2\), got 2"):
         resolve_config("bn", schedule="warmup-cosine", epochs=2, warmup_epochs=2)
