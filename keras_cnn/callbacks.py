@@ -19,6 +19,11 @@ from keras_cnn.files import TMP_PREFIX, atomic_write, read_json
 from keras_cnn.history import read_history, write_history
 
 
+def logged(value) -> float:
+    """A logged metric as history.csv keeps it: 6 significant digits (float32 values: more would be noise)."""
+    return float(f"{float(value):.6g}")
+
+
 class EpochTimer(keras.callbacks.Callback):
     """Adds `epoch_seconds`, `train_seconds` and `train_images_per_second` to each epoch's logs.
 
@@ -89,7 +94,7 @@ class HistoryCSV(keras.callbacks.Callback):
         row = {"epoch": epoch + 1, "learning_rate": None}  # first column, filled from the logs below
         for key, value in logs.items():
             name = f"{self.validation_name}_{key[4:]}" if key.startswith("val_") else key
-            row[name] = float(f"{float(value):.6g}")  # float32 values: more digits would be noise
+            row[name] = logged(value)
         self.rows.append(row)
         write_history(self.path, self.rows)
 
@@ -119,8 +124,9 @@ class Checkpoints(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self._save("last.keras")
         value = logs.get(f"val_{self.metric}")
-        if value is not None and value > self.best:
-            self.best = value
+        # As history.csv holds it: a resumed run's best so far comes from there, and must compare alike.
+        if value is not None and logged(value) > self.best:
+            self.best = logged(value)
             self._save("best.keras")
 
     def _save(self, name: str) -> None:
