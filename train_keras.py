@@ -60,6 +60,7 @@ def build_parser(prog: str = "train_keras.py") -> argparse.ArgumentParser:
     train.add_argument("--run-dir", metavar="DIR", help="output folder (default: runs/<variant>)")
     train.add_argument("--overwrite", action="store_true", help="replace a finished run, or one with other settings, in the run folder")
     add_verbose_flag(train, progress=True)
+    add_tensorboard_flags(train)
     add_platform_flags(train)
     train.add_argument("--export", action="store_true", help="when training ends, export best.keras to saved_models/<run folder name> (as `export`; --overwrite also replaces that export)")
     add_setting_flags(train)
@@ -125,6 +126,7 @@ def build_parser(prog: str = "train_keras.py") -> argparse.ArgumentParser:
     lab.add_argument("--variants", metavar="A,B", help=f"train only these ({','.join(VARIANTS)}), in lab order; the report covers every lab run in --out")
     lab.add_argument("--out", default="runs/lab", metavar="DIR", help="folder of the run folders and the report (default: runs/lab)")
     add_verbose_flag(lab, progress=True)
+    add_tensorboard_flags(lab)
     add_platform_flags(lab)
     lab.set_defaults(command=run_lab)
 
@@ -195,6 +197,7 @@ def build_parser(prog: str = "train_keras.py") -> argparse.ArgumentParser:
     tune.add_argument(search_space.BATCH_SIZES_FLAG, metavar="A,B", help=f"batch sizes to choose from (default: {search_space.default_text('batch_size')})")
     tune.add_argument("--overwrite", action="store_true", help="start the search in --out over instead of resuming it")
     add_verbose_flag(tune, progress=True)
+    add_tensorboard_flags(tune)
     add_platform_flags(tune)
     add_setting_flags(tune)
     tune.set_defaults(command=run_tune)
@@ -211,6 +214,16 @@ def add_verbose_flag(parser: argparse.ArgumentParser, progress: bool = False) ->
         metavar="0|1|2", help="progress: 0 silent, 1 progress bar, 2 one line per epoch (default: a bar on a terminal, "
         "else lines); --verbose alone: the default progress and TensorFlow's own logs",
     )
+
+
+def add_tensorboard_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-tensorboard", dest="tensorboard", action="store_false",
+                        help="write no TensorBoard logs (default: into <run>/tensorboard/; view with tensorboard --logdir runs)")
+    parser.add_argument("--tensorboard-histograms", action="store_true", help="also log the weights' histograms every epoch")
+
+
+def tensorboard_options(args: argparse.Namespace) -> dict:
+    return {"tensorboard": args.tensorboard, "tensorboard_histograms": args.tensorboard_histograms}
 
 
 def progress(args: argparse.Namespace):
@@ -244,7 +257,8 @@ def run_train(args: argparse.Namespace) -> int:
     from keras_cnn.training import train_config
 
     config = config_from_args(args)
-    result = train_config(config, run_dir=args.run_dir, overwrite=args.overwrite, verbose=progress(args))
+    result = train_config(config, run_dir=args.run_dir, overwrite=args.overwrite, verbose=progress(args),
+                          **tensorboard_options(args))
     if args.export:
         from keras_cnn.export import export_run
 
@@ -261,7 +275,7 @@ def run_tune(args: argparse.Namespace) -> int:
     ranges = {name: getattr(args, flag[2:].replace("-", "_")) for name, flag in search_space.FLAGS.items()}
     try:
         tune(args.variant, tuner=args.tuner, max_trials=args.max_trials, out=args.out, overwrite=args.overwrite,
-             verbose=progress(args),
+             verbose=progress(args), **tensorboard_options(args),
              space={name: value for name, value in ranges.items() if value is not None}, **settings)
     except KeyboardInterrupt:
         print("\ninterrupted: rerun the same command to resume the search (finished trials are kept)", file=sys.stderr)
@@ -321,6 +335,7 @@ def run_lab(args: argparse.Namespace) -> int:
         init=args.init,
         mixed_precision=args.mixed_precision,
         verbose=progress(args),
+        **tensorboard_options(args),
     )
     return 0
 

@@ -34,6 +34,8 @@ def train_lab(
     init: str | None = None,
     mixed_precision: bool = False,
     verbose="auto",
+    tensorboard: bool = True,
+    tensorboard_histograms: bool = False,
     say=print,
 ) -> dict[str, str]:
     """Train `variants` (default: the whole lab) in lab order into out/<variant>, then write out/report.md.
@@ -41,7 +43,8 @@ def train_lab(
     `data_dir` is CIFAR-10's image folder (default: tfds), `mnist_dir` LeNet5's (default: tfds;
     a folder of class folders is split 80/20). `epochs` applies to the CIFAR-10 variants,
     `lenet5_epochs` to LeNet5 (defaults: the variants', 30 and 5); `limit`, `seed`,
-    `batch_size`, `init` and `mixed_precision` to every run. Returns each variant's outcome:
+    `batch_size`, `init` and `mixed_precision` to every run; each run writes TensorBoard logs into
+    out/<variant>/tensorboard/ unless `tensorboard=False`. Returns each variant's outcome:
     "trained", "resumed", "finished" (done before: skipped), "diverged" or "skipped" (lenet5
     without MNIST data).
     """
@@ -60,7 +63,8 @@ def train_lab(
         say(f"{tag}: {'resuming' if resuming else 'training'} into {run_dir}")
         keras.backend.clear_session()  # free the previous variant's model and start from a fresh state
         try:
-            train_config(config, run_dir=run_dir, verbose=verbose)
+            train_config(config, run_dir=run_dir, verbose=verbose, tensorboard=tensorboard,
+                         tensorboard_histograms=tensorboard_histograms)
             outcomes[name] = "resumed" if resuming else "trained"
         except TrainingDiverged as error:
             say(f"{tag}: {error}; going on with the next variant")

@@ -10,6 +10,7 @@ from keras_cnn.files import read_json, remove_leftovers
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
+TENSORBOARD_FOLDER = "tensorboard"  # tensorboard --logdir runs shows every run
 BACKUP_FOLDER = "backup"  # TrainingState's folder; removed when training finishes
 
 

@@ -1,9 +1,9 @@
 """Train a variant end to end: data, model, `model.fit` with callbacks, and the run's files.
 
-A run directory receives config.json, history.csv, last.keras, best.keras, curves.png and
-metrics.json. Rerunning the same settings on an unfinished run directory resumes it from the
-last finished epoch, with everything that decides the next epoch restored (`TrainingState`), so
-that it ends as an uninterrupted run would.
+A run directory receives config.json, history.csv, last.keras, best.keras, curves.png,
+metrics.json and tensorboard/ (Keras' TensorBoard logs). Rerunning the same settings on an
+unfinished run directory resumes it from the last finished epoch, with everything that decides
+the next epoch restored (`TrainingState`), so that it ends as an uninterrupted run would.
 """
 
 import datetime
@@ -33,7 +33,9 @@ from keras_cnn.optimization import (  # noqa: F401  (learning_rate_callback: par
 )
 from keras_cnn.platform import jit_setting, make_strategy, scaled_for_replicas, speed_hint, worker_index
 from keras_cnn.plots import plot_curves
-from keras_cnn.rundir import BACKUP_FOLDER, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, default_run_dir, prepare_run_dir
+from keras_cnn.rundir import (
+    BACKUP_FOLDER, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, TENSORBOARD_FOLDER, default_run_dir, prepare_run_dir,
+)
 from pipelines.datasets import eval_dataset, steps_per_epoch, train_dataset
 from pipelines.preprocessing import ChannelStats, channel_stats, zca_whitening
 from pipelines.sources import Splits, load_splits
@@ -53,18 +55,36 @@ class TrainResult(NamedTuple):
         return read_json(os.path.join(self.run_dir, METRICS_FILE))
 
 
-def train(variant: str = "bn", *, run_dir: str | None = None, overwrite: bool = False, verbose="auto", **settings) -> TrainResult:
+def train(
+    variant: str = "bn",
+    *,
+    run_dir: str | None = None,
+    overwrite: bool = False,
+    verbose="auto",
+    tensorboard: bool = True,
+    tensorboard_histograms: bool = False,
+    **settings,
+) -> TrainResult:
     """Train `variant` with `settings` overriding its configuration (see `TrainConfig`).
 
     Example: `history, run_dir = train("bn", epochs=30, data_dir="../shared/data/cifar10-jpeg")`.
     `run_dir` defaults to runs/<variant>; an unfinished run there resumes, a finished one is
     replaced only with `overwrite=True`. `verbose`: 0 silent, 1 progress bar, 2 one line per
-    epoch, "auto" a bar on a terminal and lines otherwise.
+    epoch, "auto" a bar on a terminal and lines otherwise. `tensorboard`: write TensorBoard logs
+    into run_dir/tensorboard/ (with `tensorboard_histograms`, also the weights' histograms).
     """
-    return train_config(resolve_config(variant, **settings), run_dir=run_dir, overwrite=overwrite, verbose=verbose)
+    return train_config(resolve_config(variant, **settings), run_dir=run_dir, overwrite=overwrite, verbose=verbose,
+                        tensorboard=tensorboard, tensorboard_histograms=tensorboard_histograms)
 
 
-def train_config(config: TrainConfig, run_dir: str | None = None, overwrite: bool = False, verbose="auto") -> TrainResult:
+def train_config(
+    config: TrainConfig,
+    run_dir: str | None = None,
+    overwrite: bool = False,
+    verbose="auto",
+    tensorboard: bool = True,
+    tensorboard_histograms: bool = False,
+) -> TrainResult:
     """`train` for a resolved `TrainConfig`."""
     run_dir = run_dir or default_run_dir(config)
     verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
@@ -97,7 +117,10 @@ def train_config(config: TrainConfig, run_dir: str | None = None, overwrite: boo
         *([EvaluateTrainSet(eval_dataset(splits.train, scaled.batch_size, one_hot))] if config.eval_train else []),
         keras.callbacks.TerminateOnNaN(),
         *([history_csv, Checkpoints(run_dir, history_csv)] if chief else []),  # after the callbacks that add columns
-        state,  # last, so that an epoch is saved only once its row and checkpoints are written
+        state,  # so that an epoch is saved only once its row and checkpoints are written
+        # After the state: an epoch that a resumed run redoes was never logged, so no epoch appears twice.
+        *([tensorboard_callback(os.path.join(run_dir, TENSORBOARD_FOLDER), tensorboard_histograms)]
+          if tensorboard and chief else []),
     ]
     held_out = f"{len(splits.val)} validation / " if splits.val is not None else ""
     say(
@@ -172,6 +195,12 @@ def single_view_accuracy(model: keras.Sequential, config: TrainConfig, num_class
     loss, metrics = loss_and_metrics(config, num_classes)
     single.compile(loss=loss, metrics=metrics)
     return single.evaluate(test_data, verbose=0, return_dict=True)["accuracy"]
+
+
+def tensorboard_callback(log_dir: str, histograms: bool = False) -> keras.callbacks.TensorBoard:
+    """Keras' TensorBoard logs, once per epoch: the logs' scalars (train/ and validation/: the evaluated
+    split, test or --val-split), Keras' learning rate at the epoch's end, and with `histograms` the weights."""
+    return keras.callbacks.TensorBoard(log_dir, histogram_freq=1 if histograms else 0, write_graph=False)
 
 
 def backup_folder(run_dir: str) -> str:

@@ -27,7 +27,10 @@ from keras_cnn.errors import ConfigError, KerasCnnError, RunDirError
 from keras_cnn.files import read_json, write_json
 from keras_cnn.optimization import uses_soft_labels
 from keras_cnn.search_space import SEARCHABLE, TUNERS, FloatRange, Space, search_space
-from keras_cnn.training import compiled_model, learning_rate_callback, load_data, normalization_stats, zca_stats
+from keras_cnn.rundir import TENSORBOARD_FOLDER
+from keras_cnn.training import (
+    compiled_model, learning_rate_callback, load_data, normalization_stats, tensorboard_callback, zca_stats,
+)
 from keras_cnn.tuning_report import write_reports
 from pipelines.datasets import eval_dataset, steps_per_epoch, train_dataset
 
@@ -68,13 +71,16 @@ def tune(
     out: str | None = None,
     overwrite: bool = False,
     verbose="auto",
+    tensorboard: bool = True,
+    tensorboard_histograms: bool = False,
     **settings,
 ) -> TuneResult:
     """Search `space` for `variant`, each trial `settings["epochs"]` epochs (hyperband: at most that many).
 
     `space` overrides the default ranges, e.g. {"lr": (1e-3, 1e-1), "batch_size": (64, 128)};
     a range with equal ends, or a searchable setting given in `settings`, is fixed. Results go to
-    `out` (default tuning/<variant>-<tuner>): trials.csv, summary.md, best.json, objective.png.
+    `out` (default tuning/<variant>-<tuner>): trials.csv, summary.md, best.json, objective.png, and
+    (unless `tensorboard=False`) TensorBoard logs in out/tensorboard/<trial>/, with each trial's values.
     """
     role = distributed_role()
     if tuner not in TUNERS:
@@ -111,7 +117,10 @@ def tune(
         print(note, flush=True)
     stopped = None
     try:
-        kt_tuner.search(epochs=base.epochs, verbose=verbose)
+        # keras-tuner gives each trial a copy of the TensorBoard callback, logging into tensorboard/<trial>/
+        # with the trial's values for TensorBoard's HParams tab.
+        logs = [tensorboard_callback(os.path.join(out, TENSORBOARD_FOLDER), tensorboard_histograms)] if tensorboard else []
+        kt_tuner.search(epochs=base.epochs, verbose=verbose, callbacks=logs)
     except RuntimeError as error:  # keras-tuner's stop after max_consecutive_failed_trials
         if not str(error).startswith("Number of consecutive failures"):
             raise
@@ -236,6 +245,8 @@ class _TrialLines:
 
     def on_trial_begin(self, trial):
         super().on_trial_begin(trial)
+        # A trial interrupted earlier runs again from its start: so do its TensorBoard logs.
+        shutil.rmtree(os.path.join(self.directory, TENSORBOARD_FOLDER, trial.trial_id), ignore_errors=True)
         if self.worker:
             values = ", ".join(f"{name}={_show(value)}" for name, value in trial.hyperparameters.values.items()
                                if not name.startswith("tuner/"))

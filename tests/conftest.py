@@ -44,3 +44,14 @@ def cifar_like_folder(tmp_path) -> Path:
     """A 10-class CIFAR-shaped image folder: 8 train and 4 test PNGs per class."""
     classes = [f"class{i}" for i in range(10)]
     return write_image_folder(tmp_path / "cifar", classes=classes, train=8, test=4)
+
+
+def tensorboard_scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
+    """The per-epoch scalars of a TensorBoard run folder (train/ or validation/): tag -> [(step, value)]."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util.tensor_util import make_ndarray
+
+    events = EventAccumulator(str(folder), size_guidance={"tensors": 0})
+    events.Reload()
+    return {tag: [(event.step, float(make_ndarray(event.tensor_proto))) for event in events.Tensors(tag)]
+            for tag in events.Tags()["tensors"] if tag.startswith("epoch_")}

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import CIFAR_JPEG, needs_cifar_jpeg, write_image_folder
+from conftest import CIFAR_JPEG, needs_cifar_jpeg, tensorboard_scalars, write_image_folder
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, str(REPO / "train_keras.py")]
@@ -95,9 +95,15 @@ def max_weight_difference(a: Path, b: Path) -> float:
     return max(float(np.max(np.abs(x - y))) for x, y in pairs)
 
 
+def tensorboard_without_timings(log_dir: Path) -> dict:
+    return {split: {tag: values for tag, values in tensorboard_scalars(log_dir / split).items() if "second" not in tag}
+            for split in ("train", "validation")}
+
+
 def assert_same_run(resumed: Path, uninterrupted: Path) -> None:
-    """Same history and metrics (timings aside), bit-identical checkpoints, no state left behind."""
+    """Same history, metrics and TensorBoard scalars (timings aside), bit-identical checkpoints, no state left behind."""
     assert history_without_timings(resumed) == history_without_timings(uninterrupted)
+    assert tensorboard_without_timings(resumed / "tensorboard") == tensorboard_without_timings(uninterrupted / "tensorboard")
     assert metrics_without_timings(resumed) == metrics_without_timings(uninterrupted)
     for name in ("last.keras", "best.keras"):
         assert max_weight_difference(resumed / name, uninterrupted / name) == 0.0, name
@@ -212,6 +218,12 @@ def test_every_variant_trains_and_writes_every_run_file(runs):
         assert "backup" not in files and not [name for name in files if name.startswith(".tmp-")]
         assert len(history_without_timings(run_dir)) == (3 if run_dir.parent.name == "runs" else 1)
         assert json.loads((run_dir / "config.json").read_text())["versions"]["keras_cnn"]
+        epochs = list(range(len(history_without_timings(run_dir))))  # TensorBoard's steps: epochs from 0
+        logged = tensorboard_without_timings(run_dir / "tensorboard")
+        for tag in ("epoch_loss", "epoch_accuracy", "epoch_learning_rate"):
+            assert [step for step, _ in logged["train"][tag]] == epochs, (variant, tag)
+        for tag in ("epoch_loss", "epoch_accuracy"):  # the test split, evaluated every epoch
+            assert [step for step, _ in logged["validation"][tag]] == epochs, (variant, tag)
 
 
 def test_every_checkpoint_loads_after_import_keras_cnn_and_every_export_serves_the_same(exports, predictions):
@@ -282,6 +294,9 @@ def tuned(work, data) -> Path:
 
 def test_tune_then_train_its_best_config(work, data, tuned):
     assert [trial["status"] for trial in trials_without_timings(tuned)] == ["COMPLETED", "COMPLETED"]
+    for trial in ("0", "1"):  # one TensorBoard run per trial, with its values for the HParams tab
+        assert [step for step, _ in tensorboard_scalars(tuned / "tensorboard" / trial / "execution0" / "validation")[
+            "epoch_accuracy"]] == [0]
     best = json.loads((tuned / "best.json").read_text())["config"]
     run_dir = work / "runs-tuned" / "best-of-tune"
     run(CLI + ["train", "--config", str(tuned / "best.json"), "--epochs", "1", "--run-dir", str(run_dir)], work)
@@ -341,6 +356,9 @@ def test_an_interrupted_lab_and_search_resume_exactly(work, data, runs, tuned):
     for variant in LAB_VARIANTS:
         assert_same_run(lab / variant, work / "lab" / variant)
     assert trials_without_timings(search) == trials_without_timings(tuned)
+    for trial in ("0", "1"):  # the interrupted trial's logs started over with it
+        logs = search / "tensorboard" / trial / "execution0"
+        assert tensorboard_without_timings(logs) == tensorboard_without_timings(tuned / "tensorboard" / trial / "execution0")
 
 
 @needs_cifar_jpeg

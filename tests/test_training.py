@@ -11,7 +11,7 @@ import keras
 import pytest
 
 import train_keras
-from conftest import write_image_folder
+from conftest import tensorboard_scalars, write_image_folder
 from keras_cnn import RunDirError, train
 from keras_cnn.callbacks import EpochTimer, TrainingState
 from keras_cnn.training import TrainingDiverged
@@ -230,3 +230,16 @@ def test_cli_bad_image_in_a_real_process_prints_no_traceback(tmp_path):
     assert result.stderr.strip().splitlines() == [
         f"error: {root}/train/a/broken.png is not a readable image (damaged, or not the format its name says): "
         "remove or replace it"]
+
+
+def test_tensorboard_logs_every_epoch_and_histograms_only_when_asked(cifar_like_folder, tmp_path):
+    settings = dict(data_dir=str(cifar_like_folder), epochs=2, **FAST)
+    _, run_dir = train("bn", run_dir=str(tmp_path / "r"), tensorboard_histograms=True, **settings)
+    train_logs = tensorboard_scalars(Path(run_dir) / "tensorboard" / "train")
+    assert [step for step, _ in train_logs["epoch_loss"]] == [0, 1]
+    assert [value for _, value in train_logs["epoch_loss"]] == pytest.approx([float(row["loss"]) for row in history_of(run_dir)],
+                                                                            rel=1e-5)
+    histograms = list((Path(run_dir) / "tensorboard" / "train").glob("events.*"))
+    assert histograms and b"conv1/kernel/histogram" in histograms[0].read_bytes()
+    _, quiet_dir = train("bn", run_dir=str(tmp_path / "q"), tensorboard=False, **settings)
+    assert not (Path(quiet_dir) / "tensorboard").exists()
