@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import sys
+import textwrap
 import typing
 
 from keras_cnn import __version__, console, search_space
@@ -51,19 +52,20 @@ def build_parser(prog: str = "train_keras.py") -> argparse.ArgumentParser:
     train = commands.add_parser(
         "train",
         help="train a variant of the lab's networks",
-        description="Train a variant. Each setting below overrides the variant's value.",
+        usage="%(prog)s [--variant NAME] [--data-dir DIR] [--epochs N] [--run-dir DIR] [setting flags...]",
+        description="Train a variant. Each setting below overrides the variant's value (the table at the end).",
         epilog=variants_table(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("--variant", choices=list(VARIANTS), help="lab variant (default: bn, or the --config file's)")
+    groups = add_setting_flags(train)
     train.add_argument("--config", metavar="FILE", help="JSON settings to start from: a run's config.json or tune's best.json")
     train.add_argument("--run-dir", metavar="DIR", help="output folder (default: runs/<variant>)")
     train.add_argument("--overwrite", action="store_true", help="replace a finished run, or one with other settings, in the run folder")
+    train.add_argument("--export", action="store_true", help="when training ends, export best.keras to saved_models/<run folder name> (as `export`; --overwrite also replaces that export)")
     add_verbose_flag(train, progress=True)
     add_tensorboard_flags(train)
-    add_platform_flags(train)
-    train.add_argument("--export", action="store_true", help="when training ends, export best.keras to saved_models/<run folder name> (as `export`; --overwrite also replaces that export)")
-    add_setting_flags(train)
+    add_platform_flags(groups[PLATFORM])
     train.set_defaults(command=run_train)
 
     export = commands.add_parser(
@@ -127,7 +129,7 @@ def build_parser(prog: str = "train_keras.py") -> argparse.ArgumentParser:
     lab.add_argument("--out", default="runs/lab", metavar="DIR", help="folder of the run folders and the report (default: runs/lab)")
     add_verbose_flag(lab, progress=True)
     add_tensorboard_flags(lab)
-    add_platform_flags(lab)
+    add_platform_flags(lab.add_argument_group(PLATFORM))
     lab.set_defaults(command=run_lab)
 
     compare = commands.add_parser(
@@ -175,12 +177,13 @@ def build_parser(prog: str = "train_keras.py") -> argparse.ArgumentParser:
     tune = commands.add_parser(
         "tune",
         help="search learning rate, momentum, decay, dropout and batch size with keras-tuner",
-        description="Search hyperparameters of a variant with keras-tuner. Each trial trains the variant (settings "
+        usage="%(prog)s [--variant NAME] [--tuner NAME] [--max-trials N] [--epochs N] [--out DIR] [flags...]",
+        description=textwrap.fill("Search hyperparameters of a variant with keras-tuner. Each trial trains the variant (settings "
         "below, as for train) with the trial's values for --epochs epochs (hyperband: at most) and scores its best "
         "accuracy on the --val-split validation images or, without them, on the test split. A searchable setting "
         "given as a flag (e.g. --lr 0.01), or a range with equal ends, is fixed. --out receives trials.csv, "
         "summary.md, best.json (for train --config), objective.png and keras-tuner's state: rerun the same command "
-        "to resume an interrupted search, with a larger --max-trials to extend a finished one.",
+        "to resume an interrupted search, with a larger --max-trials to extend a finished one.", 100),
         epilog="distributed search (keras-tuner's chief/worker mode; all share --out and the command):\n"
         "  KERASTUNER_TUNER_ID=chief KERASTUNER_ORACLE_IP=127.0.0.1 KERASTUNER_ORACLE_PORT=8000 python train_keras.py tune ...\n"
         "  KERASTUNER_TUNER_ID=tuner0 KERASTUNER_ORACLE_IP=127.0.0.1 KERASTUNER_ORACLE_PORT=8000 python train_keras.py tune ...\n"
@@ -192,14 +195,15 @@ def build_parser(prog: str = "train_keras.py") -> argparse.ArgumentParser:
     tune.add_argument("--tuner", default="random", metavar="{" + ",".join(search_space.TUNERS) + "}", help="search algorithm (default: random)")
     tune.add_argument("--max-trials", type=int, default=20, metavar="N", help="trials to run (default: 20)")
     tune.add_argument("--out", metavar="DIR", help="output folder (default: tuning/<variant>-<tuner>)")
-    for name, (flag, _, _) in search_space.RANGES.items():
-        tune.add_argument(flag, nargs=2, type=float, metavar=("LOW", "HIGH"), help=f"range of {name} (default: {search_space.default_text(name)})")
-    tune.add_argument(search_space.BATCH_SIZES_FLAG, metavar="A,B", help=f"batch sizes to choose from (default: {search_space.default_text('batch_size')})")
     tune.add_argument("--overwrite", action="store_true", help="start the search in --out over instead of resuming it")
     add_verbose_flag(tune, progress=True)
     add_tensorboard_flags(tune)
-    add_platform_flags(tune)
-    add_setting_flags(tune)
+    groups = add_setting_flags(tune)
+    ranges = tune.add_argument_group("search ranges (a setting given as a flag above is fixed instead)")
+    for name, (flag, _, _) in search_space.RANGES.items():
+        ranges.add_argument(flag, nargs=2, type=float, metavar=("LOW", "HIGH"), help=f"range of {name} (default: {search_space.default_text(name)})")
+    ranges.add_argument(search_space.BATCH_SIZES_FLAG, metavar="A,B", help=f"batch sizes to choose from (default: {search_space.default_text('batch_size')})")
+    add_platform_flags(groups[PLATFORM])
     tune.set_defaults(command=run_tune)
     return parser
 
@@ -237,19 +241,38 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", choices=["best", "last"], default="best", help="best.keras (default) or last.keras")
 
 
-def add_setting_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field (--batch-size for batch_size), absent from the result unless given."""
+# The settings a newcomer reaches for, listed first in --help; the others under headings.
+MOST_USED = ("data_dir", "epochs", "batch_size", "lr", "limit", "seed")
+PLATFORM = "platform (speed only)"
+SETTING_GROUPS = {
+    "data": ("dataset", "test_fraction", "val_split", "strict_images"),
+    "preprocessing and augmentation": ("normalization", "whitening", "zca_epsilon", "augment", "crop_padding",
+                                       "crop_padding_mode", "cutout_size", "mixup_alpha", "cutmix_alpha", "color_jitter",
+                                       "tta"),
+    "network": ("arch", "init", "dropout", "batch_norm"),
+    "optimization": ("optimizer", "momentum", "nesterov", "weight_decay", "label_smoothing", "sam_rho", "schedule",
+                     "lr_decay", "lr_step_epochs", "warmup_epochs", "eval_train"),
+    PLATFORM: ("mixed_precision", "jit_compile", "strategy"),
+}
+
+
+def add_setting_flags(parser: argparse.ArgumentParser) -> dict[str, argparse._ArgumentGroup]:
+    """One flag per TrainConfig field (--batch-size for batch_size), absent from the result unless given.
+
+    MOST_USED go with the parser's own options; the others into the SETTING_GROUPS headings (returned).
+    """
     hints = typing.get_type_hints(TrainConfig)
-    group = parser.add_argument_group("settings")
-    for field in dataclasses.fields(TrainConfig):
-        if field.name == "variant":
-            continue
-        flag = "--" + field.name.replace("_", "-")
-        kind = hints[field.name]
+    fields = {field.name: field for field in dataclasses.fields(TrainConfig)}
+    groups = {title: parser.add_argument_group(title) for title in SETTING_GROUPS}
+    placed = [(parser, name) for name in MOST_USED]
+    placed += [(groups[title], name) for title, names in SETTING_GROUPS.items() for name in names]
+    for where, name in placed:
+        flag, kind, help_text = "--" + name.replace("_", "-"), hints[name], fields[name].metadata["help"]
         if kind is bool:
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=field.metadata["help"])
+            where.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
         else:
-            group.add_argument(flag, type=_flag_type(kind), default=argparse.SUPPRESS, metavar=_metavar(kind), help=field.metadata["help"])
+            where.add_argument(flag, type=_flag_type(kind), default=argparse.SUPPRESS, metavar=_metavar(kind), help=help_text)
+    return groups
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -392,9 +415,8 @@ def load_settings_file(path: str) -> dict:
     return recorded_settings(settings) if "config" in data else dict(settings)
 
 
-def add_platform_flags(parser: argparse.ArgumentParser) -> None:
-    """Speed-only settings; the defaults are what measured fastest here (BENCHMARKS.md)."""
-    group = parser.add_argument_group("platform (speed only)")
+def add_platform_flags(group: argparse._ArgumentGroup) -> None:
+    """Speed-only options of the process; the defaults are what measured fastest here (BENCHMARKS.md)."""
     group.add_argument("--onednn", choices=["on", "off"], help="TensorFlow's oneDNN CPU kernels (default: on)")
     group.add_argument("--intra-op-threads", type=_count, default=0, metavar="N",
                        help="threads of one op (default 0: TensorFlow's choice, one per core)")

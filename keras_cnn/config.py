@@ -46,7 +46,7 @@ class TrainConfig:
     arch: str = _setting("cifar_cnn", "network: cifar_cnn (the lab's CIFAR-10 CNN) or lenet5")
     # Data
     data_dir: str | None = _setting(
-        None, "image folder DIR/train/<class>/*, DIR/test/<class>/* (PNG/JPEG); default: tensorflow-datasets"
+        None, "image folder DIR/train/<class>/*, DIR/test/<class>/* (PNG, JPEG, BMP, GIF); default: tensorflow-datasets"
     )
     test_fraction: float = _setting(
         0.0, "for an image folder of class folders without train/ and test/: share of each class held out as test split"

@@ -131,7 +131,7 @@ def test_multi_worker_on_loopback_finishes_an_epoch_and_writes_one_set_of_output
     assert [worker.returncode for worker in workers] == [0, 0], outputs
     assert "Test accuracy" in outputs[0] and "Test accuracy" not in outputs[1]  # the chief reports
     files = sorted(p.name for p in (tmp_path / "run").iterdir())
-    assert files == ["best.keras", "config.json", "curves.png", "history.csv", "last.keras", "metrics.json"]
+    assert files == ["best.keras", "config.json", "curves.png", "history.csv", "last.keras", "metrics.json", "tensorboard"]
     record = json.loads((tmp_path / "run" / "config.json").read_text())["platform"]
     assert record["replicas"] == 2 and record["global_batch_size"] == 16
     assert len((tmp_path / "run" / "history.csv").read_text().splitlines()) == 2

@@ -12,7 +12,7 @@ import pytest
 
 import train_keras
 from conftest import tensorboard_scalars, write_image_folder
-from keras_cnn import RunDirError, train
+from keras_cnn import RunDirError, TrainConfig, train
 from keras_cnn.callbacks import EpochTimer, TrainingState
 from keras_cnn.training import TrainingDiverged
 from pipelines.sources import load_splits
@@ -243,3 +243,16 @@ def test_tensorboard_logs_every_epoch_and_histograms_only_when_asked(cifar_like_
     assert histograms and b"conv1/kernel/histogram" in histograms[0].read_bytes()
     _, quiet_dir = train("bn", run_dir=str(tmp_path / "q"), tensorboard=False, **settings)
     assert not (Path(quiet_dir) / "tensorboard").exists()
+
+
+def test_train_help_shows_the_most_used_flags_first_and_every_setting_under_a_heading(capsys):
+    assert set(train_keras.MOST_USED) | {name for names in train_keras.SETTING_GROUPS.values() for name in names} == (
+        set(TrainConfig.__dataclass_fields__) - {"variant"})
+    with pytest.raises(SystemExit):
+        train_keras.main(["train", "--help"])
+    lines = capsys.readouterr().out.splitlines()
+    first_screen = "\n".join(lines[:24])
+    assert all(flag in first_screen for flag in ("--variant", "--data-dir", "--epochs", "--batch-size", "--lr", "--run-dir"))
+    headings = [line for line in lines if line and not line.startswith(" ") and line.endswith(":")]
+    assert headings[:6] == ["options:", "data:", "preprocessing and augmentation:", "network:", "optimization:",
+                            "platform (speed only):"]
