@@ -155,6 +155,26 @@ def build_parser() -> argparse.ArgumentParser:
     heatmap.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     heatmap.set_defaults(command=run_heatmap)
 
+    lr_find = commands.add_parser(
+        "lr-find",
+        help="learning-rate range test: loss against an exponentially growing learning rate, and a suggested rate",
+        description="Train a throwaway model of the variant (its optimizer, momentum, batch size and data) for --steps "
+        "steps while the learning rate grows exponentially from --start-lr to --end-lr (Smith 2017); stop when the "
+        "smoothed loss exceeds 4x its minimum or is NaN. Writes lr_find.png, lr_find.csv and lr_find.json into --out "
+        "and suggests two rates: where the smoothed loss falls fastest, and the rate of its minimum / 10. No run "
+        "folder is read or written.",
+    )
+    lr_find.add_argument("--variant", choices=list(VARIANTS), help="lab variant (default: bn, or the --config file's)")
+    lr_find.add_argument("--config", metavar="FILE", help="JSON settings to start from: a run's config.json or tune's best.json (only read)")
+    lr_find.add_argument("--start-lr", type=float, default=1e-5, metavar="X", help="learning rate of the first step (default: 1e-5)")
+    lr_find.add_argument("--end-lr", type=float, default=10.0, metavar="X", help="learning rate of the last step (default: 10)")
+    lr_find.add_argument("--steps", type=int, default=300, metavar="N", help="steps from --start-lr to --end-lr (default: 300)")
+    lr_find.add_argument("--out", metavar="DIR", help="output folder (default: runs/lr-find/<variant>)")
+    lr_find.add_argument("--verbose", choices=["0", "1", "2"], default="0", help="0 silent (default), 1 progress bar, 2 one line")
+    add_platform_flags(lr_find)
+    add_setting_flags(lr_find, skip=LR_FIND_UNUSED)
+    lr_find.set_defaults(command=run_lr_find)
+
     tune = commands.add_parser(
         "tune",
         help="search learning rate, momentum, decay, dropout and batch size with keras-tuner",
@@ -192,12 +212,17 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", choices=["best", "last"], default="best", help="best.keras (default) or last.keras")
 
 
-def add_setting_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field (--batch-size for batch_size), absent from the result unless given."""
+# Settings that lr-find replaces (its rate grows step by step) or that a short run on one device does not use.
+LR_FIND_UNUSED = ("lr", "epochs", "schedule", "lr_decay", "lr_step_epochs", "warmup_epochs", "tta", "eval_train",
+                  "val_split", "strategy")
+
+
+def add_setting_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
+    """One flag per TrainConfig field (--batch-size for batch_size) but those in `skip`, absent from the result unless given."""
     hints = typing.get_type_hints(TrainConfig)
     group = parser.add_argument_group("settings")
     for field in dataclasses.fields(TrainConfig):
-        if field.name == "variant":
+        if field.name == "variant" or field.name in skip:
             continue
         flag = "--" + field.name.replace("_", "-")
         kind = hints[field.name]
@@ -314,6 +339,21 @@ def run_heatmap(args: argparse.Namespace) -> int:
 
     path, scores = heatmap(args.run, args.image, out=args.out, checkpoint=args.checkpoint, top=args.top, overwrite=args.overwrite)
     print(f"Wrote {path} ({scores.shape[0]}x{scores.shape[1]} map of {scores.shape[2]} class scores)")
+    return 0
+
+
+def run_lr_find(args: argparse.Namespace) -> int:
+    apply_platform_flags(args)
+    from keras_cnn.lr_finder import lr_find
+
+    config = config_from_args(args)
+    result = lr_find(config, args.start_lr, args.end_lr, args.steps, out=args.out, verbose=int(args.verbose))
+    suggested = ", ".join(f"{rate:.2g} ({name})" for name, rate in result.suggestions.items() if rate is not None)
+    print(
+        f"Wrote lr_find.png, lr_find.csv, lr_find.json to {result.out}: {len(result.rates)} steps from {result.rates[0]:.2g} to "
+        f"{result.rates[-1]:.2g} (stopped: {result.stopped}) in {result.seconds} s; suggested lr {suggested or 'none'}; "
+        f"the variant's lr {config.lr:g}"
+    )
     return 0
 
 
