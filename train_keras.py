@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--variants", metavar="A,B", help=f"train only these ({','.join(VARIANTS)}), in lab order; the report covers every lab run in --out")
     lab.add_argument("--out", default="runs/lab", metavar="DIR", help="folder of the run folders and the report (default: runs/lab)")
     lab.add_argument("--verbose", choices=["0", "1", "2", "auto"], default="auto", help="0 silent, 1 progress bar, 2 one line per epoch")
+    lab.add_argument("--inspect", action="store_true", help="run `inspect` on every finished run in --out before the report, which links its pictures")
     add_platform_flags(lab)
     lab.set_defaults(command=run_lab)
 
@@ -139,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     describe.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"), help="input image size (default: the data set's)")
     describe.add_argument("--fully-conv", action="store_true", help="describe the fully-convolutional equivalent even on the data set's size")
     describe.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    describe.add_argument("--show-augmentation", nargs="?", const="", metavar="VARIANT",
+                          help="instead of the tables, write a PNG of a few training images as the training step of "
+                          "VARIANT (default: --variant) sees them, after normalization, crop, flip and any other "
+                          "augmentation, beside the test step's view; needs data: --data-dir, or tensorflow-datasets")
+    describe.add_argument("--data-dir", metavar="DIR", help="--show-augmentation: image folder to take the images from")
+    describe.add_argument("--test-fraction", type=float, default=0.0, metavar="X",
+                          help="--show-augmentation: for a folder of class folders without train/ and test/ (e.g. MNIST)")
+    describe.add_argument("--out", metavar="PNG", help="--show-augmentation: output file (default: runs/augmentation-VARIANT.png)")
     describe.set_defaults(command=run_describe)
 
     heatmap = commands.add_parser(
@@ -154,6 +163,23 @@ def build_parser() -> argparse.ArgumentParser:
     heatmap.add_argument("--out", metavar="PNG", help="output file (default: RUN_DIR/heatmap-<image name>.png)")
     heatmap.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     heatmap.set_defaults(command=run_heatmap)
+
+    inspect = commands.add_parser(
+        "inspect",
+        help="see inside a trained run: confusion matrix, mistakes, filters, feature maps, what augmentation does",
+        description="Predict the run's test split with its best.keras (or last.keras) and write, into RUN_DIR/inspect "
+        "(or --out): the confusion matrix (counts and row shares), report.md with per-class accuracy, precision and "
+        "the most confused pairs, galleries of the highest-loss test images and of the most confident correct ones, "
+        "conv1's filters, the feature maps of each convolution for one test image, and training images as the "
+        "training step sees them beside the test step's view.",
+    )
+    add_run_flags(inspect)
+    inspect.add_argument("--out", metavar="DIR", help="output folder (default: RUN_DIR/inspect)")
+    inspect.add_argument("--class", dest="class_name", metavar="NAME", help="galleries of this class's test images only")
+    inspect.add_argument("--image", metavar="INDEX|FILE", help="feature maps of this test image (index) or image file (default: test image 0)")
+    inspect.add_argument("--count", type=int, default=16, metavar="N", help="images per gallery (default: 16)")
+    inspect.add_argument("--data-dir", metavar="DIR", help="read the data from DIR instead of the run's data source")
+    inspect.set_defaults(command=run_inspect)
 
     lr_find = commands.add_parser(
         "lr-find",
@@ -311,6 +337,7 @@ def run_lab(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         init=args.init,
         mixed_precision=args.mixed_precision,
+        inspect=args.inspect,
         verbose=args.verbose if args.verbose == "auto" else int(args.verbose),
     )
     return 0
@@ -326,6 +353,13 @@ def run_compare(args: argparse.Namespace) -> int:
 
 def run_describe(args: argparse.Namespace) -> int:
     import_tensorflow_quietly()
+    if args.show_augmentation is not None:
+        from keras_cnn.inspection import show_augmentation
+
+        variant = args.show_augmentation or args.variant
+        config = resolve_config(variant, data_dir=args.data_dir, test_fraction=args.test_fraction)
+        print(f"Wrote {show_augmentation(config, args.out)}: training images as the {variant} training step sees them")
+        return 0
     from keras_cnn.analysis import describe, format_markdown, format_text
 
     analysis = describe(args.variant, args.input_size, fully_conv=args.fully_conv)
@@ -339,6 +373,19 @@ def run_heatmap(args: argparse.Namespace) -> int:
 
     path, scores = heatmap(args.run, args.image, out=args.out, checkpoint=args.checkpoint, top=args.top, overwrite=args.overwrite)
     print(f"Wrote {path} ({scores.shape[0]}x{scores.shape[1]} map of {scores.shape[2]} class scores)")
+    return 0
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    import_tensorflow_quietly()
+    from keras_cnn.inspection import inspect_run
+
+    summary = inspect_run(args.run, checkpoint=args.checkpoint, out=args.out, class_name=args.class_name,
+                          image=args.image, count=args.count, data_dir=args.data_dir)
+    print(
+        f"Wrote {', '.join(summary['files'])} to {summary['out']}: test accuracy {summary['test_accuracy']:.2%} on "
+        f"{summary['test_images']:,} test images, {summary['seconds']} s"
+    )
     return 0
 
 

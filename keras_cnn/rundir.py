@@ -11,6 +11,7 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
 BACKUP_FOLDER = "backup"  # BackupAndRestore's state; removed by Keras when training finishes
+INSPECT_FOLDER = "inspect"  # `inspect`'s pictures and report.md
 
 
 def default_run_dir(config: TrainConfig) -> str:
