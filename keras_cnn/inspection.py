@@ -222,7 +222,7 @@ def plot_gallery(images: np.ndarray, captions: list[str], path: str, title: str,
     count = max(len(images), 1)
     columns = min(columns, count)
     grid_rows = math.ceil(count / columns)
-    size = (1.5 * columns + 0.2, 1.75 * grid_rows + 0.5)
+    size = (1.5 * columns + 0.2, 1.95 * grid_rows + 0.6)
     figure, axes = plt.subplots(grid_rows, columns, figsize=size, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
