@@ -128,6 +128,7 @@ def build_parser(prog: str = "train_keras.py") -> argparse.ArgumentParser:
     lab.add_argument("--variants", metavar="A,B", help=f"train only these ({','.join(VARIANTS)}), in lab order; the report covers every lab run in --out")
     lab.add_argument("--out", default="runs/lab", metavar="DIR", help="folder of the run folders and the report (default: runs/lab)")
     add_verbose_flag(lab, progress=True)
+    lab.add_argument("--inspect", action="store_true", help="run `inspect` on every finished run in --out before the report, which links its pictures")
     add_tensorboard_flags(lab)
     add_platform_flags(lab.add_argument_group(PLATFORM))
     lab.set_defaults(command=run_lab)
@@ -156,6 +157,14 @@ def build_parser(prog: str = "train_keras.py") -> argparse.ArgumentParser:
     describe.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"), help="input image size (default: the data set's)")
     describe.add_argument("--fully-conv", action="store_true", help="describe the fully-convolutional equivalent even on the data set's size")
     describe.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    describe.add_argument("--show-augmentation", nargs="?", const="", metavar="VARIANT",
+                          help="instead of the tables, write a PNG of a few training images as the training step of "
+                          "VARIANT (default: --variant) sees them, after normalization, crop, flip and any other "
+                          "augmentation, beside the test step's view; needs data: --data-dir, or tensorflow-datasets")
+    describe.add_argument("--data-dir", metavar="DIR", help="--show-augmentation: image folder to take the images from")
+    describe.add_argument("--test-fraction", type=float, default=0.0, metavar="X",
+                          help="--show-augmentation: for a folder of class folders without train/ and test/ (e.g. MNIST)")
+    describe.add_argument("--out", metavar="PNG", help="--show-augmentation: output file (default: runs/augmentation-VARIANT.png)")
     add_verbose_flag(describe)
     describe.set_defaults(command=run_describe)
 
@@ -173,6 +182,44 @@ def build_parser(prog: str = "train_keras.py") -> argparse.ArgumentParser:
     heatmap.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     add_verbose_flag(heatmap)
     heatmap.set_defaults(command=run_heatmap)
+
+    inspect = commands.add_parser(
+        "inspect",
+        help="see inside a trained run: confusion matrix, mistakes, filters, feature maps, what augmentation does",
+        description="Predict the run's test split with its best.keras (or last.keras) and write, into RUN_DIR/inspect "
+        "(or --out): the confusion matrix (counts and row shares), report.md with per-class accuracy, precision and "
+        "the most confused pairs, galleries of the highest-loss test images and of the most confident correct ones, "
+        "conv1's filters, the feature maps of each convolution for one test image, and training images as the "
+        "training step sees them beside the test step's view.",
+    )
+    add_run_flags(inspect)
+    inspect.add_argument("--out", metavar="DIR", help="output folder (default: RUN_DIR/inspect)")
+    inspect.add_argument("--class", dest="class_name", metavar="NAME", help="galleries of this class's test images only")
+    inspect.add_argument("--image", metavar="INDEX|FILE", help="feature maps of this test image (index) or image file (default: test image 0)")
+    inspect.add_argument("--count", type=int, default=16, metavar="N", help="images per gallery (default: 16)")
+    inspect.add_argument("--data-dir", metavar="DIR", help="read the data from DIR instead of the run's data source")
+    add_verbose_flag(inspect)
+    inspect.set_defaults(command=run_inspect)
+
+    lr_find = commands.add_parser(
+        "lr-find",
+        help="learning-rate range test: loss against an exponentially growing learning rate, and a suggested rate",
+        description="Train a throwaway model of the variant (its optimizer, momentum, batch size and data) for --steps "
+        "steps while the learning rate grows exponentially from --start-lr to --end-lr (Smith 2017); stop when the "
+        "smoothed loss exceeds 4x its minimum or is NaN. Writes lr_find.png, lr_find.csv and lr_find.json into --out "
+        "and suggests two rates: where the smoothed loss falls fastest, and the rate of its minimum / 10. No run "
+        "folder is read or written.",
+    )
+    lr_find.add_argument("--variant", choices=list(VARIANTS), help="lab variant (default: bn, or the --config file's)")
+    lr_find.add_argument("--config", metavar="FILE", help="JSON settings to start from: a run's config.json or tune's best.json (only read)")
+    lr_find.add_argument("--start-lr", type=float, default=1e-5, metavar="X", help="learning rate of the first step (default: 1e-5)")
+    lr_find.add_argument("--end-lr", type=float, default=10.0, metavar="X", help="learning rate of the last step (default: 10)")
+    lr_find.add_argument("--steps", type=int, default=300, metavar="N", help="steps from --start-lr to --end-lr (default: 300)")
+    lr_find.add_argument("--out", metavar="DIR", help="output folder (default: runs/lr-find/<variant>)")
+    add_verbose_flag(lr_find, progress=True)
+    groups = add_setting_flags(lr_find, skip=LR_FIND_UNUSED)
+    add_platform_flags(groups[PLATFORM])
+    lr_find.set_defaults(command=run_lr_find)
 
     tune = commands.add_parser(
         "tune",
@@ -254,10 +301,13 @@ SETTING_GROUPS = {
                      "lr_decay", "lr_step_epochs", "warmup_epochs", "eval_train"),
     PLATFORM: ("mixed_precision", "jit_compile", "strategy"),
 }
+# Settings that lr-find replaces (its rate grows step by step) or that a short run on one device does not use.
+LR_FIND_UNUSED = ("lr", "epochs", "schedule", "lr_decay", "lr_step_epochs", "warmup_epochs", "tta", "eval_train",
+                  "val_split", "strategy")
 
 
-def add_setting_flags(parser: argparse.ArgumentParser) -> dict[str, argparse._ArgumentGroup]:
-    """One flag per TrainConfig field (--batch-size for batch_size), absent from the result unless given.
+def add_setting_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> dict[str, argparse._ArgumentGroup]:
+    """One flag per TrainConfig field (--batch-size for batch_size) but those in `skip`, absent from the result unless given.
 
     MOST_USED go with the parser's own options; the others into the SETTING_GROUPS headings (returned).
     """
@@ -267,6 +317,8 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> dict[str, argparse._Ar
     placed = [(parser, name) for name in MOST_USED]
     placed += [(groups[title], name) for title, names in SETTING_GROUPS.items() for name in names]
     for where, name in placed:
+        if name in skip:
+            continue
         flag, kind, help_text = "--" + name.replace("_", "-"), hints[name], fields[name].metadata["help"]
         if kind is bool:
             where.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
@@ -357,6 +409,7 @@ def run_lab(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         init=args.init,
         mixed_precision=args.mixed_precision,
+        inspect=args.inspect,
         verbose=progress(args),
         **tensorboard_options(args),
     )
@@ -373,6 +426,13 @@ def run_compare(args: argparse.Namespace) -> int:
 
 def run_describe(args: argparse.Namespace) -> int:
     console.import_tensorflow_quietly()
+    if args.show_augmentation is not None:
+        from keras_cnn.inspection import show_augmentation
+
+        variant = args.show_augmentation or args.variant
+        config = resolve_config(variant, data_dir=args.data_dir, test_fraction=args.test_fraction)
+        print(f"Wrote {show_augmentation(config, args.out)}: training images as the {variant} training step sees them")
+        return 0
     from keras_cnn.analysis import describe, format_markdown, format_text
 
     analysis = describe(args.variant, args.input_size, fully_conv=args.fully_conv)
@@ -386,6 +446,34 @@ def run_heatmap(args: argparse.Namespace) -> int:
 
     path, scores = heatmap(args.run, args.image, out=args.out, checkpoint=args.checkpoint, top=args.top, overwrite=args.overwrite)
     print(f"Wrote {path} ({scores.shape[0]}x{scores.shape[1]} map of {scores.shape[2]} class scores)")
+    return 0
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    console.import_tensorflow_quietly()
+    from keras_cnn.inspection import inspect_run
+
+    summary = inspect_run(args.run, checkpoint=args.checkpoint, out=args.out, class_name=args.class_name,
+                          image=args.image, count=args.count, data_dir=args.data_dir)
+    print(
+        f"Wrote {', '.join(summary['files'])} to {summary['out']}: test accuracy {summary['test_accuracy']:.2%} on "
+        f"{summary['test_images']:,} test images, {summary['seconds']} s"
+    )
+    return 0
+
+
+def run_lr_find(args: argparse.Namespace) -> int:
+    apply_platform_flags(args)
+    from keras_cnn.lr_finder import lr_find
+
+    config = config_from_args(args)
+    result = lr_find(config, args.start_lr, args.end_lr, args.steps, out=args.out, verbose=progress(args))
+    suggested = ", ".join(f"{rate:.2g} ({name})" for name, rate in result.suggestions.items() if rate is not None)
+    print(
+        f"Wrote lr_find.png, lr_find.csv, lr_find.json to {result.out}: {len(result.rates)} steps from {result.rates[0]:.2g} to "
+        f"{result.rates[-1]:.2g} (stopped: {result.stopped}) in {result.seconds} s; suggested lr {suggested or 'none'}; "
+        f"the variant's lr {config.lr:g}"
+    )
     return 0
 
 

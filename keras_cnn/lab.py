@@ -11,6 +11,7 @@ import keras
 
 from keras_cnn.config import VARIANTS, TrainConfig, resolve_config
 from keras_cnn.errors import ConfigError, DataError, RunDirError
+from keras_cnn.inspection import inspect_run
 from keras_cnn.report import REPORT_FILE, compare
 from keras_cnn.rundir import CONFIG_FILE, METRICS_FILE, changed_settings
 from keras_cnn.training import TrainingDiverged, train_config
@@ -33,6 +34,7 @@ def train_lab(
     batch_size: int | None = None,
     init: str | None = None,
     mixed_precision: bool = False,
+    inspect: bool = False,
     verbose="auto",
     tensorboard: bool = True,
     tensorboard_histograms: bool = False,
@@ -44,7 +46,8 @@ def train_lab(
     a folder of class folders is split 80/20). `epochs` applies to the CIFAR-10 variants,
     `lenet5_epochs` to LeNet5 (defaults: the variants', 30 and 5); `limit`, `seed`,
     `batch_size`, `init` and `mixed_precision` to every run; each run writes TensorBoard logs into
-    out/<variant>/tensorboard/ unless `tensorboard=False`. Returns each variant's outcome:
+    out/<variant>/tensorboard/ unless `tensorboard=False`. `inspect`: run `inspect_run` on every
+    finished run in `out` before the report, which then links its pictures. Returns each variant's outcome:
     "trained", "resumed", "finished" (done before: skipped), "diverged" or "skipped" (lenet5
     without MNIST data).
     """
@@ -72,6 +75,12 @@ def train_lab(
 
     # The report covers every lab run in `out`, also those of earlier calls with other --variants.
     run_dirs = [os.path.join(out, name) for name in VARIANTS if os.path.exists(os.path.join(out, name, CONFIG_FILE))]
+    if inspect:
+        for run_dir in run_dirs:
+            if os.path.exists(os.path.join(run_dir, METRICS_FILE)):
+                keras.backend.clear_session()
+                summary = inspect_run(run_dir)
+                say(f"inspected {run_dir}: {summary['test_accuracy']:.2%}, pictures in {summary['out']}")
     compare(run_dirs, out, say=say)
     counts = ", ".join(f"{list(outcomes.values()).count(o)} {o}" for o in dict.fromkeys(outcomes.values()))
     say(f"Lab done ({counts}); report: {os.path.join(out, REPORT_FILE)}")

@@ -33,3 +33,10 @@ def plot_curves(rows: list[dict], path: str, title: str) -> None:
     figure.tight_layout()
     atomic_write(path, lambda tmp_path: figure.savefig(tmp_path, dpi=110))
     plt.close(figure)
+
+
+def save_figure(figure, path: str, dpi: int = 100) -> str:
+    """Write `figure` to `path` atomically (a temporary file moved into place), close it, return `path`."""
+    atomic_write(path, lambda tmp_path: figure.savefig(tmp_path, dpi=dpi))
+    plt.close(figure)
+    return path

@@ -20,9 +20,9 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from keras_cnn.config import VARIANTS, recorded_settings  # noqa: E402
 from keras_cnn.errors import KerasCnnError  # noqa: E402
-from keras_cnn.files import atomic_write, read_json, write_text  # noqa: E402
+from keras_cnn.files import TMP_PREFIX, atomic_write, read_json, write_text  # noqa: E402
 from keras_cnn.history import read_history, summarize  # noqa: E402
-from keras_cnn.rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE  # noqa: E402
+from keras_cnn.rundir import CONFIG_FILE, HISTORY_FILE, INSPECT_FOLDER, METRICS_FILE  # noqa: E402
 
 REPORT_FILE = "report.md"
 TEST_ACCURACY_CHART = "test_accuracy.png"
@@ -230,10 +230,24 @@ def report_markdown(
     }
     for chart in charts:
         lines += ["", f"![{titles[chart]}]({chart})"]
+    inside = [(label, links) for label, run in zip(labels, runs) if (links := _inspect_links(run, out))]
+    if inside:
+        lines += ["", "**Inside the runs** (`train_keras.py inspect`):", *[f"- {label}: {links}" for label, links in inside]]
     lines += ["", "**Run directories:**", *[f"- {label}: `{run.path}`" for label, run in zip(labels, runs)]]
     if skipped:
         lines += ["", "**Not compared:**", *[f"- `{path}`: {reason}" for path, reason in skipped]]
     return "\n".join(lines) + "\n"
+
+
+def _inspect_links(run: Run, out: str) -> str:
+    """Links, relative to `out`, to the run's inspect/report.md and pictures; "" if `inspect` has not run."""
+    folder = os.path.join(run.path, INSPECT_FOLDER)
+    if not os.path.isfile(os.path.join(folder, REPORT_FILE)):
+        return ""
+    pictures = sorted(name for name in os.listdir(folder) if name.endswith(".png") and not name.startswith(TMP_PREFIX))
+    relative = os.path.relpath(folder, os.path.abspath(out))
+    links = [("report", REPORT_FILE)] + [(name[: -len(".png")].replace("_", " "), name) for name in pictures]
+    return " · ".join(f"[{text}]({relative}/{name})" for text, name in links)
 
 
 def _result_cells(run: Run) -> list[str]:

@@ -12,6 +12,7 @@ METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
 TENSORBOARD_FOLDER = "tensorboard"  # tensorboard --logdir runs shows every run
 BACKUP_FOLDER = "backup"  # TrainingState's folder; removed when training finishes
+INSPECT_FOLDER = "inspect"  # `inspect`'s pictures and report.md
 
 
 def default_run_dir(config: TrainConfig) -> str:
