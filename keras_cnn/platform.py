@@ -14,10 +14,19 @@ import tensorflow as tf
 from keras_cnn.config import TrainConfig
 
 
+# One MirroredStrategy per process, shared by every run: TensorFlow numbers its collective operations per
+# strategy object, so a second MirroredStrategy in the same process reuses the first one's numbers, and a
+# run whose collectives differ in shape (another network, SAM, synchronized BN) then fails with "Shape
+# mismatch in the collective instance" (tensorflow/tensorflow#62790), e.g. two runs in one notebook.
+_MIRRORED: list[tf.distribute.MirroredStrategy] = []
+
+
 def make_strategy(config: TrainConfig) -> tf.distribute.Strategy:
     """The configured strategy. Create it before other TensorFlow work (multi-worker requires it)."""
     if config.strategy == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        if not _MIRRORED:
+            _MIRRORED.append(tf.distribute.MirroredStrategy())
+        return _MIRRORED[0]
     if config.strategy == "multi-worker":
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         _fix_keras_multi_worker()

@@ -1,6 +1,7 @@
 """Accelerator and distribution settings: mixed precision, XLA, mirrored and multi-worker strategies (on CPU)."""
 
 import json
+import math
 import os
 import socket
 import subprocess
@@ -10,7 +11,9 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pytest
 
+from conftest import write_image_folder
 from keras_cnn import resolve_config, train
 from keras_cnn.models import build_model
 from keras_cnn.platform import jit_setting, scaled_for_replicas
@@ -54,52 +57,57 @@ def run_python(code: str, cwd: Path, env: dict | None = None, timeout: int = 600
                           timeout=timeout)
 
 
-def test_mirrored_on_two_cpu_devices_matches_one_device(cifar_like_folder, tmp_path):
-    """Same global batch (2 x 40 vs 80) and global learning rate: the same training, up to float rounding.
+@pytest.fixture(scope="module")
+def mirrored_runs(tmp_path_factory) -> Path:
+    """One process with two logical CPU devices: `norm` + BN mirrored and on one device, then `bn` with SAM mirrored.
 
-    One step per epoch (the whole training split in a batch) makes the result independent of the
-    shuffled order: under a strategy Keras iterates the dataset once more, so the shuffles differ.
-    Batch normalization is synchronized across the replicas, so it normalizes the global batch too.
+    Several mirrored runs in one process, as in a notebook: the SAM run's collectives differ from the
+    first run's, which failed with "Shape mismatch in the collective instance" before the runs shared
+    one MirroredStrategy (keras_cnn/platform.py).
+    The first two have the same global batch (2 x 40 vs 80) and global learning rate, and one step per
+    epoch (the whole training split in a batch), which makes the result independent of the shuffled
+    order: under a strategy Keras iterates the dataset once more, so the shuffles differ.
     """
+    folder = tmp_path_factory.mktemp("mirrored")
+    data = write_image_folder(folder / "data", classes=[f"class{i}" for i in range(10)], train=8, test=4)
     code = f"""
         import tensorflow as tf
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         import keras_cnn
-        common = dict(data_dir={str(cifar_like_folder)!r}, epochs=3, verbose=0, momentum=0.9, batch_norm=True)
+        common = dict(data_dir={str(data)!r}, epochs=3, verbose=0, momentum=0.9, batch_norm=True)
         keras_cnn.train("norm", strategy="mirrored", batch_size=40, lr=0.025, run_dir="mirrored", **common)
         keras_cnn.train("norm", batch_size=80, lr=0.05, run_dir="single", **common)
+        keras_cnn.train("bn", data_dir={str(data)!r}, strategy="mirrored", sam_rho=0.05, epochs=1, batch_size=20,
+                        verbose=0, run_dir="sam")
     """
-    result = run_python(code, tmp_path)
+    result = run_python(code, folder)
     assert result.returncode == 0, result.stderr[-3000:]
-    mirrored = json.loads((tmp_path / "mirrored" / "config.json").read_text())["platform"]
+    return folder
+
+
+def test_mirrored_on_two_cpu_devices_matches_one_device(mirrored_runs):
+    """The same training, up to float rounding; batch normalization is synchronized across the replicas,
+    so it normalizes the global batch too."""
+    mirrored = json.loads((mirrored_runs / "mirrored" / "config.json").read_text())["platform"]
     assert (mirrored["replicas"], mirrored["global_batch_size"], mirrored["global_lr"]) == (2, 80, 0.05)
-    rows = {name: (tmp_path / name / "history.csv").read_text().splitlines() for name in ("mirrored", "single")}
+    rows = {name: (mirrored_runs / name / "history.csv").read_text().splitlines() for name in ("mirrored", "single")}
     header = rows["single"][0].split(",")
     for name in ("loss", "test_loss", "test_accuracy"):
         column = header.index(name)
         values = [[float(line.split(",")[column]) for line in rows[run][1:]] for run in ("mirrored", "single")]
         assert np.allclose(values[0], values[1], rtol=1e-4, atol=1e-5), (name, values)
-    models = [keras.saving.load_model(tmp_path / run / "last.keras") for run in ("mirrored", "single")]
+    models = [keras.saving.load_model(mirrored_runs / run / "last.keras") for run in ("mirrored", "single")]
     for layer in ("conv1", "bn2", "fc5"):
         for a, b in zip(models[0].get_layer(layer).get_weights(), models[1].get_layer(layer).get_weights()):
             assert np.allclose(a, b, atol=1e-4)
 
 
-def test_sam_trains_under_the_mirrored_strategy(cifar_like_folder, tmp_path):
+def test_sam_trains_under_the_mirrored_strategy(mirrored_runs):
     """SAM's second pass moves no variable in place, so it runs in the replicas' context."""
-    code = f"""
-        import json, math
-        import tensorflow as tf
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        import keras_cnn
-        _, run_dir = keras_cnn.train("bn", data_dir={str(cifar_like_folder)!r}, strategy="mirrored", sam_rho=0.05,
-                                     epochs=1, batch_size=20, verbose=0, run_dir="sam")
-        assert math.isfinite(json.load(open("sam/metrics.json"))["final_test_loss"])
-    """
-    result = run_python(code, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
+    platform = json.loads((mirrored_runs / "sam" / "config.json").read_text())["platform"]
+    assert platform["replicas"] == 2
+    assert math.isfinite(json.loads((mirrored_runs / "sam" / "metrics.json").read_text())["final_test_loss"])
 
 
 def free_ports(count: int) -> list[int]:
