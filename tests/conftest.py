@@ -18,7 +18,7 @@ needs_mnist_sample = pytest.mark.skipif(not MNIST_SAMPLE.is_dir(), reason="../sh
 
 
 def write_images(folder: Path, count: int, shape=(32, 32, 3), suffix=".png", seed=0) -> list[Path]:
-    """`count` random images of `shape` in `folder`; class-dependent brightness makes them learnable."""
+    """`count` images of uniformly random pixels and `shape` in `folder`, drawn with `seed` (one seed per class folder)."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     paths = []

@@ -268,19 +268,38 @@ def test_evaluate_repeats_each_runs_own_accuracy(work, runs):
     assert json.loads(results[2].stdout)["tta"] == "flip-translate"
 
 
-def test_heatmap_describe_and_compare(work, runs):
+def test_heatmap_describe_inspect_lr_find_and_compare(work, data, runs):
     image, out = work / "big.png", work / "heatmap-best.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(image)
-    heatmap, describe = in_parallel(
+    saved = sorted(path.name for path in runs["bn"].iterdir())
+    heatmap, describe, augmentation, inspect, lr_find = in_parallel(
         lambda: run(CLI + ["heatmap", str(image), "--run", str(runs["best"]), "--out", str(out)], work),
         lambda: run(CLI + ["describe", "--variant", "bn"], work),
+        lambda: run(CLI + ["describe", "--show-augmentation", "augment", "--data-dir", str(data["cifar"])], work),
+        lambda: run(CLI + ["inspect", "--run", str(runs["bn"])], work),
+        lambda: run(CLI + ["lr-find", "--variant", "bn", "--data-dir", str(data["cifar"]), "--batch-size", "16",
+                           "--steps", "20"], work),
     )
     assert heatmap.stdout.startswith(f"Wrote {out} (") and out.stat().st_size > 0
     assert all(name in describe.stdout for name in ("conv1", "bn1", "pool3", "fc4", "fc5")) and "1,191,490" in describe.stdout
+    grid = Path("runs") / "augmentation-augment.png"  # the default, under the working folder
+    assert augmentation.stdout.startswith(f"Wrote {grid}: ") and (work / grid).stat().st_size > 0
+
+    # inspect writes into the run's inspect/ folder and says what; lr-find writes beside, never into a run.
+    files, folder = inspect.stdout.strip().removeprefix("Wrote ").split(": test accuracy")[0].split(" to ")
+    assert folder == str(runs["bn"] / "inspect") and all((runs["bn"] / "inspect" / name).is_file() for name in files.split(", "))
+    summary = json.loads((runs["bn"] / "inspect" / "summary.json").read_text())
+    assert summary["test_accuracy"] == pytest.approx(json.loads((runs["bn"] / "metrics.json").read_text())["best_test_accuracy"])
+    lr_out = Path("runs") / "lr-find" / "bn"
+    assert lr_find.stdout.startswith(f"Wrote lr_find.png, lr_find.csv, lr_find.json to {lr_out}: ")
+    assert sorted(os.listdir(work / lr_out)) == ["lr_find.csv", "lr_find.json", "lr_find.png"]
+    assert sorted(path.name for path in runs["bn"].iterdir()) == sorted(saved + ["inspect"])
+
     compare = run(CLI + ["compare", str(work / "lab"), str(work / "runs"), "--out", str(work / "compared")], work)
     report = (work / "compared" / "report.md").read_text()
     assert compare.stdout.startswith("Wrote ") and all(f"| {v} |" in report for v in LAB_VARIANTS + ("best",) if v != "bn")
     assert f"| {work / 'lab' / 'bn'} (bn) |" in report and f"| {work / 'runs' / 'bn'} (bn) |" in report  # two bn runs
+    assert "../runs/bn/inspect/report.md" in report  # compare links the inspect outputs of the runs that have them
     assert (work / "lab" / "report.md").exists() and (work / "lab" / "test_accuracy.png").exists()
 
 

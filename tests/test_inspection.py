@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +25,6 @@ from keras_cnn.lab import train_lab
 from keras_cnn.models import preprocessing_layers
 from pipelines.preprocessing import ChannelStats
 
-REPO = Path(__file__).resolve().parents[1]
 CLASSES = [f"class{i}" for i in range(10)]
 STATS = ChannelStats((0.49, 0.48, 0.45), (0.25, 0.24, 0.26))
 
@@ -178,33 +175,6 @@ def test_inspect_with_a_class_an_image_file_and_last_checkpoint(lab_run, tmp_pat
     assert summary["checkpoint"] == "last" and summary["feature_maps"]["image"] == "grey.png"
     gallery = summary["galleries"]["mistakes-class3.png"]
     assert len(gallery) == 3 and all(item["label"] == "class3" for item in gallery)
-
-
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """train_keras.py in a fresh Python process: custom Keras classes must register themselves there."""
-    result = subprocess.run([sys.executable, str(REPO / "train_keras.py"), *args], cwd=cwd, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
-    return result
-
-
-def test_train_inspect_and_lr_find_in_fresh_processes(tmp_path):
-    data = write_image_folder(tmp_path / "data", classes=CLASSES, train=8, test=4)
-    run_dir = tmp_path / "bn"
-    run_cli("train", "--variant", "bn", "--data-dir", str(data), "--epochs", "1", "--batch-size", "16",
-            "--run-dir", str(run_dir), "--verbose", "0", cwd=tmp_path)
-    line = run_cli("inspect", "--run", str(run_dir), cwd=tmp_path).stdout.strip()
-    files, folder = line.removeprefix("Wrote ").split(": test accuracy")[0].split(" to ")
-    assert folder == str(run_dir / "inspect")
-    assert all((run_dir / "inspect" / name).is_file() for name in files.split(", "))
-
-    saved = sorted(os.listdir(run_dir))
-    line = run_cli("lr-find", "--variant", "bn", "--data-dir", str(data), "--batch-size", "16", "--steps", "20",
-                   cwd=tmp_path).stdout.strip()
-    out = tmp_path / "runs" / "lr-find" / "bn"
-    assert line.startswith(f"Wrote lr_find.png, lr_find.csv, lr_find.json to {out.relative_to(tmp_path)}: ")
-    assert sorted(os.listdir(out)) == ["lr_find.csv", "lr_find.json", "lr_find.png"]
-    assert sorted(os.listdir(run_dir)) == saved
 
 
 def test_inspect_an_mnist_shaped_lenet5_run(tmp_path, capsys):
