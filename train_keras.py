@@ -18,6 +18,7 @@ import typing
 from keras_cnn import __version__, console, search_space
 from keras_cnn.config import INITS, VARIANTS, TrainConfig, recorded_settings, resolve_config, variant_changes
 from keras_cnn.errors import ConfigError, KerasCnnError
+from keras_cnn.rundir import retrain_run_dir
 
 SHOW_TF_LOGS = "tf-logs"  # the value of a bare --verbose
 
@@ -60,7 +61,8 @@ def build_parser(prog: str = "train_keras.py") -> argparse.ArgumentParser:
     train.add_argument("--variant", choices=list(VARIANTS), help="lab variant (default: bn, or the --config file's)")
     groups = add_setting_flags(train)
     train.add_argument("--config", metavar="FILE", help="JSON settings to start from: a run's config.json or tune's best.json")
-    train.add_argument("--run-dir", metavar="DIR", help="output folder (default: runs/<variant>)")
+    train.add_argument("--run-dir", metavar="DIR",
+                       help="output folder (default: runs/<variant>; with a tune's best.json, runs/<its search folder>)")
     train.add_argument("--overwrite", action="store_true", help="replace a finished run, or one with other settings, in the run folder")
     train.add_argument("--export", action="store_true", help="when training ends, export best.keras to saved_models/<run folder name> (as `export`; --overwrite also replaces that export)")
     add_verbose_flag(train, progress=True)
@@ -332,6 +334,8 @@ def run_train(args: argparse.Namespace) -> int:
     from keras_cnn.training import train_config
 
     config = config_from_args(args)
+    if args.run_dir is None and args.config and "search" in read_config_file(args.config):  # a tune's best.json
+        args.run_dir = retrain_run_dir(os.path.dirname(args.config))
     result = train_config(config, run_dir=args.run_dir, overwrite=args.overwrite, verbose=progress(args),
                           **tensorboard_options(args))
     if args.export:
@@ -487,15 +491,20 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return resolve_config(variant, **(settings | flags))
 
 
-def load_settings_file(path: str) -> dict:
-    """Settings from a JSON file: a flat {setting: value} or a run's config.json ({"config": {...}})."""
+def read_config_file(path: str):
+    """The JSON value of a --config file, or a one-line ConfigError."""
     try:
         with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+            return json.load(f)
     except OSError as error:
         raise ConfigError(f"cannot read --config {path}: {error.strerror}") from None
     except json.JSONDecodeError as error:
         raise ConfigError(f"--config {path} is not valid JSON (line {error.lineno}): fix or regenerate it") from None
+
+
+def load_settings_file(path: str) -> dict:
+    """Settings from a JSON file: a flat {setting: value}, a run's config.json or a tune's best.json ({"config": {...}})."""
+    data = read_config_file(path)
     settings = data.get("config", data) if isinstance(data, dict) else None
     if not isinstance(settings, dict):
         raise ConfigError(f"--config {path} must hold a JSON object of settings")

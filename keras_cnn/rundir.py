@@ -19,6 +19,15 @@ def default_run_dir(config: TrainConfig) -> str:
     return os.path.join("runs", config.variant)
 
 
+def retrain_run_dir(search_out: str) -> str:
+    """Where `train --config <search_out>/best.json` trains by default: runs/<search folder>.
+
+    tuning/bn-random -> runs/bn-random, so that retraining a search's best trial does not land on
+    runs/<variant>, which usually holds a finished run of the variant already.
+    """
+    return os.path.join("runs", os.path.basename(os.path.abspath(search_out)))
+
+
 def prepare_run_dir(run_dir: str, config: TrainConfig, overwrite: bool = False) -> bool:
     """Create `run_dir` for a new run, or check that it holds an unfinished run of `config`.
 

@@ -27,7 +27,7 @@ from keras_cnn.errors import ConfigError, KerasCnnError, RunDirError
 from keras_cnn.files import read_json, write_json
 from keras_cnn.optimization import uses_soft_labels
 from keras_cnn.search_space import SEARCHABLE, TUNERS, FloatRange, Space, search_space
-from keras_cnn.rundir import TENSORBOARD_FOLDER
+from keras_cnn.rundir import TENSORBOARD_FOLDER, retrain_run_dir
 from keras_cnn.training import (
     compiled_model, learning_rate_callback, load_data, normalization_stats, tensorboard_callback, zca_stats,
 )
@@ -150,7 +150,8 @@ def finish_search(kt_tuner, base: TrainConfig, space: Space, record: dict, split
     values = ", ".join(f"{name}={_show(best['config'][name])}" for name in space)
     print(f"Best trial {best['search']['trial']}: {best['search']['best_value']:.4f} "
           f"{split_name(record['selection_split'])} accuracy ({values}); "
-          f"retrain it: python train_keras.py train --config {os.path.join(out, 'best.json')}")
+          f"retrain it: python train_keras.py train --config {os.path.join(out, 'best.json')} "
+          f"(into {retrain_run_dir(out)})")
     return TuneResult(out, best, rows)
 
 

@@ -19,6 +19,7 @@ from matplotlib.ticker import NullFormatter  # noqa: E402
 
 from keras_cnn.config import TrainConfig  # noqa: E402
 from keras_cnn.files import atomic_write, write_json, write_text  # noqa: E402
+from keras_cnn.rundir import retrain_run_dir  # noqa: E402
 
 TRIALS_FILE = "trials.csv"
 SUMMARY_FILE = "summary.md"
@@ -235,7 +236,7 @@ def summary(out: str, rows: list[dict], record: dict, splits, best: dict | None,
             "",
             f"Trial {best['search']['trial']}: {values}. `best.json` holds every setting of the search, except that "
             f"it trains for the variant's full {best['config']['epochs']} epochs on all the data (no `--limit`); "
-            "retrain it with",
+            f"retrain it (into `{retrain_run_dir(out)}`) with",
             "",
             "```bash",
             f"python train_keras.py train --config {os.path.join(out, 'best.json')}",

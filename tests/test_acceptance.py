@@ -307,7 +307,7 @@ def test_heatmap_describe_inspect_lr_find_and_compare(work, data, runs):
 def tuned(work, data) -> Path:
     out = work / "tune"
     result = run(CLI + tune_args(data, out), work)
-    assert f"retrain it: python train_keras.py train --config {out / 'best.json'}" in result.stdout
+    assert f"retrain it: python train_keras.py train --config {out / 'best.json'} (into runs/tune)" in result.stdout
     return out
 
 
@@ -317,9 +317,11 @@ def test_tune_then_train_its_best_config(work, data, tuned):
         assert [step for step, _ in tensorboard_scalars(tuned / "tensorboard" / trial / "execution0" / "validation")[
             "epoch_accuracy"]] == [0]
     best = json.loads((tuned / "best.json").read_text())["config"]
-    run_dir = work / "runs-tuned" / "best-of-tune"
-    run(CLI + ["train", "--config", str(tuned / "best.json"), "--epochs", "1", "--run-dir", str(run_dir)], work)
-    trained = json.loads((run_dir / "config.json").read_text())["config"]
+    # As the README chains them: the retrained run goes to runs/<search folder>, not to the variant's runs/baseline.
+    trained = run(CLI + ["train", "--config", str(tuned / "best.json"), "--epochs", "1"], work)
+    run_dir = Path("runs") / "tune"
+    assert f"results in {run_dir}" in trained.stdout
+    trained = json.loads((work / run_dir / "config.json").read_text())["config"]
     assert {key: trained[key] for key in ("lr", "momentum", "lr_decay", "dropout")} == {
         key: best[key] for key in ("lr", "momentum", "lr_decay", "dropout")}
 
