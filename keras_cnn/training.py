@@ -127,7 +127,7 @@ def train_config(
         f"{'Resuming' if resuming else 'Training'} {config.variant} on {splits.source}: {len(splits.train)} train / "
         f"{held_out}{len(splits.test)} test images, {len(splits.class_names)} classes, "
         f"{sum(int(np.prod(w.shape)) for w in model.trainable_weights):,} trainable weights; "
-        f"{config.epochs} epochs into {run_dir}"
+        f"{config.epochs} epoch{'s' if config.epochs != 1 else ''} into {run_dir}"
         + (f"; {first_epoch} done, going on from epoch {first_epoch + 1}" if first_epoch else "")
         + (f"; {strategy.num_replicas_in_sync} replicas, global batch {scaled.batch_size}, lr {scaled.lr:g}"
            if strategy.num_replicas_in_sync > 1 else "")

@@ -185,6 +185,7 @@ def test_cli_trains_and_prints_a_summary(cifar_like_folder, tmp_path, capsys):
                            "--batch-size", "16", "--run-dir", str(tmp_path / "r"), "--no-eval-train")
     assert code == 0
     assert "Training augment on" in out and "Test accuracy" in out and "1 epoch in" in out
+    assert f"; 1 epoch into {tmp_path / 'r'}" in out
     assert json.loads((tmp_path / "r" / "config.json").read_text())["config"]["augment"] == ["crop28", "flip"]
 
 
