@@ -6,6 +6,7 @@ is chosen per device in `models.compute_dtype`. See BENCHMARKS.md for the measur
 """
 
 import dataclasses
+import functools
 import json
 import os
 
@@ -14,19 +15,22 @@ import tensorflow as tf
 from keras_cnn.config import TrainConfig
 
 
-# One MirroredStrategy per process, shared by every run: TensorFlow numbers its collective operations per
-# strategy object, so a second MirroredStrategy in the same process reuses the first one's numbers, and a
-# run whose collectives differ in shape (another network, SAM, synchronized BN) then fails with "Shape
-# mismatch in the collective instance" (tensorflow/tensorflow#62790), e.g. two runs in one notebook.
-_MIRRORED: list[tf.distribute.MirroredStrategy] = []
+@functools.cache
+def mirrored_strategy() -> tf.distribute.MirroredStrategy:
+    """One MirroredStrategy per process, shared by every run.
+
+    TensorFlow numbers its collective operations per strategy object, so a second MirroredStrategy
+    in the same process reuses the first one's numbers, and a run whose collectives differ in shape
+    (another network, SAM, synchronized BN) then fails with "Shape mismatch in the collective
+    instance" (tensorflow/tensorflow#62790), e.g. the second of two runs in one notebook.
+    """
+    return tf.distribute.MirroredStrategy()
 
 
 def make_strategy(config: TrainConfig) -> tf.distribute.Strategy:
     """The configured strategy. Create it before other TensorFlow work (multi-worker requires it)."""
     if config.strategy == "mirrored":
-        if not _MIRRORED:
-            _MIRRORED.append(tf.distribute.MirroredStrategy())
-        return _MIRRORED[0]
+        return mirrored_strategy()
     if config.strategy == "multi-worker":
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         _fix_keras_multi_worker()
