@@ -21,8 +21,8 @@ def mirrored_strategy() -> tf.distribute.MirroredStrategy:
 
     TensorFlow numbers its collective operations per strategy object, so a second MirroredStrategy
     in the same process reuses the first one's numbers, and a run whose collectives differ in shape
-    (another network, SAM, synchronized BN) then fails with "Shape mismatch in the collective
-    instance" (tensorflow/tensorflow#62790), e.g. the second of two runs in one notebook.
+    then fails with "Shape mismatch in the collective instance" (tensorflow/tensorflow#62790): seen
+    here with a SAM run after a plain one, as two runs in one notebook would be.
     """
     return tf.distribute.MirroredStrategy()
 
