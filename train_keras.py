@@ -334,9 +334,10 @@ def run_train(args: argparse.Namespace) -> int:
     from keras_cnn.training import train_config
 
     config = config_from_args(args)
-    if args.run_dir is None and args.config and "search" in read_config_file(args.config):  # a tune's best.json
-        args.run_dir = retrain_run_dir(os.path.dirname(args.config))
-    result = train_config(config, run_dir=args.run_dir, overwrite=args.overwrite, verbose=progress(args),
+    run_dir = args.run_dir
+    if run_dir is None and args.config and "search" in read_config_file(args.config):  # a tune's best.json
+        run_dir = retrain_run_dir(os.path.dirname(args.config))
+    result = train_config(config, run_dir=run_dir, overwrite=args.overwrite, verbose=progress(args),
                           **tensorboard_options(args))
     if args.export:
         from keras_cnn.export import export_run
