@@ -18,6 +18,7 @@ from keras import layers
 from keras_cnn.errors import ConfigError, DataError, KerasCnnError, RunDirError
 from keras_cnn.files import atomic_write, read_json
 from keras_cnn.rundir import CONFIG_FILE
+from pipelines.images import decode_pixels
 from pipelines.preprocessing import RandomCrop, ZCAWhitening
 
 matplotlib.use("Agg")
@@ -105,7 +106,7 @@ def load_image(path: str, channels: int) -> np.ndarray:
     if not os.path.isfile(path):
         raise DataError(f"image {path} does not exist: give the path of a PNG or JPEG file")
     try:
-        image = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+        image = decode_pixels(tf.io.read_file(path), channels)
     except tf.errors.OpError:
         raise DataError(f"{path} is not a readable PNG/JPEG image: give a PNG or JPEG file") from None
     return image.numpy()

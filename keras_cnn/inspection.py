@@ -31,6 +31,7 @@ from keras_cnn.models import MIXING, preprocessing_layers
 from keras_cnn.plots import save_figure
 from keras_cnn.rundir import INSPECT_FOLDER
 from keras_cnn.training import load_data, normalization_stats, zca_stats
+from pipelines.images import decode_to_shape
 from pipelines.preprocessing import ZCAWhitening, mix_batch
 from pipelines.sources import Split, Splits
 
@@ -505,10 +506,9 @@ def _chosen_image(image: str | int | None, test: Split, shape: tuple[int, int, i
                 f"--image {index} is out of range: the test split has {len(test):,} images (0 to {len(test) - 1})"
             )
         return test.images[index], f"test image {index}"
-    pixels = load_image(str(image), shape[-1])
-    if pixels.shape != shape:
-        pixels = np.asarray(tf.cast(tf.round(tf.image.resize(pixels, shape[:2])), tf.uint8))
-    return pixels, os.path.basename(str(image))
+    load_image(str(image), shape[-1])  # a missing or unreadable file is one line
+    pixels, _ = decode_to_shape(tf.io.read_file(str(image)), shape, antialias=True)  # as `predict` converts it
+    return pixels.numpy(), os.path.basename(str(image))
 
 
 def _caption(index: int, labels, predicted, probabilities, losses, class_names) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_cnn.errors import DataError
-from pipelines.images import IMAGE_EXTENSIONS, decode_to_shape, is_image_file
+from pipelines.images import IMAGE_EXTENSIONS, decode_pixels, decode_to_shape, is_image_file
 from pipelines.sources import Split, Splits, holdout_mask, stratified_subset
 
 EXTENSIONS_TEXT = "/".join(IMAGE_EXTENSIONS)
@@ -163,7 +163,7 @@ def _first_undecodable(paths: np.ndarray) -> DataError:
     """The error for the first file that cannot be decoded (slow: one file at a time)."""
     for path in paths:
         try:
-            tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
+            decode_pixels(tf.io.read_file(path))
         except tf.errors.OpError:
             return DataError(f"{path} is not a readable image (damaged, or not the format its name says): remove or replace it")
     return DataError(f"could not decode the images of {os.path.dirname(os.path.dirname(paths[0]))}")

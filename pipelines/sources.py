@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from keras_cnn.errors import DataError
+from pipelines.images import JPEG_DCT_METHOD
 
 # Held-out splits (test or validation) must not move when the training seed changes.
 HOLDOUT_SEED = 0
@@ -45,6 +46,7 @@ class Splits:
             "test_images": len(self.test),
             "image_shape": list(self.train.images.shape[1:]),
             "class_names": self.class_names,
+            **({"jpeg_dct_method": JPEG_DCT_METHOD} if not self.source.startswith("tfds:") else {}),
             **({"notes": list(self.notes)} if self.notes else {}),
         }
 

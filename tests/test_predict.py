@@ -58,6 +58,23 @@ def test_predict_png_and_jpeg_files_equals_the_keras_model(grayscale_export, tmp
         np.testing.assert_allclose([p["probability"] for p in result["predictions"]], probabilities[best], atol=1e-5)
 
 
+def test_predict_of_a_jpeg_equals_the_saved_model_fed_pillows_pixels(grayscale_export, tmp_path):
+    """A client that decodes with Pillow (or OpenCV, a browser) gets what `predict` says of the file."""
+    import tensorflow as tf
+
+    from test_sources import write_photo_jpegs
+
+    _, export_dir = grayscale_export
+    paths = write_photo_jpegs(tmp_path, 4, shape=(28, 28, 1))
+    results = predict(str(export_dir), paths, top_k=3)
+    pillow = np.stack([np.asarray(Image.open(path).convert("L"))[..., None] for path in paths])
+    serve = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+    [probabilities] = serve(tf.constant(pillow)).values()
+    for result, expected in zip(results, probabilities.numpy()):
+        got = {p["index"]: p["probability"] for p in result["predictions"]}
+        np.testing.assert_allclose([got[i] for i in range(3)], expected, rtol=0, atol=1e-6)
+
+
 def test_rgb_and_other_sizes_are_converted_to_the_model_input(grayscale_export, tmp_path):
     run_dir, export_dir = grayscale_export
     rgb = np.random.default_rng(0).integers(0, 256, (56, 40, 3), dtype=np.uint8)

@@ -8,7 +8,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from conftest import write_image_folder, write_images
+from conftest import CIFAR_JPEG, needs_cifar_jpeg, write_image_folder, write_images
 from keras_cnn import DataError
 from pipelines import image_folder, tfds_source
 from pipelines.datasets import eval_dataset, train_dataset
@@ -215,3 +215,45 @@ def test_pipelines_feed_uint8_batches_in_a_new_order_every_epoch_that_depends_on
     assert labels(train_dataset(split, batch_size=16, seed=1, epochs=1)) != epochs[0]
     assert [len(ys) for _, ys in train_dataset(Split(images[:40], split.labels[:40]), 16, seed=0)] == [16, 16, 8]
     assert [int(y) for _, ys in eval_dataset(split, 16) for y in ys] == list(range(64))
+
+
+def write_photo_jpegs(folder, count: int, shape=CIFAR, seed=0) -> list[str]:
+    """Smooth colour images (gradients and blobs, like photos) saved as JPEG the way the shared CIFAR-10 copy was:
+    quality 75, 4:2:0 chroma subsampling."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[: shape[0], : shape[1]] / shape[0]
+    paths = []
+    for i in range(count):
+        channels = [np.sin(rng.uniform(1, 8) * x + rng.uniform(0, 8) * y + rng.uniform(0, 6)) for _ in range(shape[2])]
+        pixels = np.clip(127.5 + 120 * np.stack(channels, -1) + rng.normal(0, 12, (*shape[:2], shape[2])), 0, 255)
+        image = Image.fromarray(pixels.astype(np.uint8)[..., 0] if shape[2] == 1 else pixels.astype(np.uint8))
+        path = folder / f"{i:03d}.jpg"
+        image.save(path, quality=75, subsampling=2)
+        paths.append(str(path))
+    return paths
+
+
+@pytest.mark.parametrize("shape", [CIFAR, (28, 28, 1)])
+def test_jpeg_pixels_are_pillows(tmp_path, shape):
+    paths = write_photo_jpegs(tmp_path, 20, shape)
+    decoded, _ = image_folder.decode_images(np.array(paths), shape)
+    pillow = np.stack([np.asarray(Image.open(path).convert("RGB" if shape[2] == 3 else "L")) for path in paths])
+    np.testing.assert_array_equal(decoded, pillow.reshape(decoded.shape))
+    # TensorFlow's default decoding (INTEGER_FAST) gives other pixels: what the accurate one mends.
+    fast = np.stack([tf.io.decode_image(tf.io.read_file(path), channels=shape[2]).numpy() for path in paths])
+    assert np.mean(fast != decoded) > 0.05
+
+
+@needs_cifar_jpeg
+def test_the_shared_cifar10_jpegs_decode_to_pillows_pixels():
+    paths = sorted(str(path) for path in (CIFAR_JPEG / "test").glob("*/00[0-4]*.jpg"))
+    decoded, _ = image_folder.decode_images(np.array(paths), CIFAR)
+    pillow = np.stack([np.asarray(Image.open(path).convert("RGB")) for path in paths])
+    assert len(paths) >= 500
+    np.testing.assert_array_equal(decoded, pillow)
+
+
+def test_image_folder_runs_record_the_jpeg_decoding(tmp_path):
+    root = write_image_folder(tmp_path / "data", train=2, test=1)
+    assert load_splits("cifar10", CIFAR, data_dir=str(root)).describe()["jpeg_dct_method"] == "INTEGER_ACCURATE"
