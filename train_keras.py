@@ -64,7 +64,7 @@ def build_parser(prog: str = "train_keras.py") -> argparse.ArgumentParser:
     train.add_argument("--run-dir", metavar="DIR",
                        help="output folder (default: runs/<variant>; with a tune's best.json, runs/<its search folder>)")
     train.add_argument("--overwrite", action="store_true", help="replace a finished run, or one with other settings, in the run folder")
-    train.add_argument("--export", action="store_true", help="when training ends, export best.keras to saved_models/<run folder name> (as `export`; --overwrite also replaces that export)")
+    train.add_argument("--export", action="store_true", help="when training ends, export last.keras to saved_models/<run folder name> (as `export`; --overwrite also replaces that export)")
     add_verbose_flag(train, progress=True)
     add_tensorboard_flags(train)
     add_platform_flags(groups[PLATFORM])
@@ -86,7 +86,7 @@ def build_parser(prog: str = "train_keras.py") -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate",
         help="test accuracy of a trained run's checkpoint, optionally with another test-time augmentation",
-        description="Score a run's best.keras (or last.keras) on the run's test split. Test-time augmentation does not "
+        description="Score a run's last.keras (or best.keras) on the run's test split. Test-time augmentation does not "
         "change training, so --tta scores the same weights with other views (e.g. flip-translate) without retraining.",
     )
     add_run_flags(evaluate)
@@ -188,7 +188,7 @@ def build_parser(prog: str = "train_keras.py") -> argparse.ArgumentParser:
     inspect = commands.add_parser(
         "inspect",
         help="see inside a trained run: confusion matrix, mistakes, filters, feature maps, what augmentation does",
-        description="Predict the run's test split with its best.keras (or last.keras) and write, into RUN_DIR/inspect "
+        description="Predict the run's test split with its last.keras (or best.keras) and write, into RUN_DIR/inspect "
         "(or --out): the confusion matrix (counts and row shares), report.md with per-class accuracy, precision and "
         "the most confused pairs, galleries of the highest-loss test images and of the most confident correct ones, "
         "conv1's filters, the feature maps of each convolution for one test image, and training images as the "
@@ -287,7 +287,9 @@ def progress(args: argparse.Namespace):
 def add_run_flags(parser: argparse.ArgumentParser) -> None:
     """--run and --checkpoint: the trained model a command reads."""
     parser.add_argument("--run", required=True, metavar="DIR", help="run folder, e.g. runs/bn")
-    parser.add_argument("--checkpoint", choices=["best", "last"], default="best", help="best.keras (default) or last.keras")
+    parser.add_argument("--checkpoint", choices=["last", "best"], default="last",
+                        help="last.keras, the final epoch (default), or best.keras: the epoch a validation split chose "
+                        "(runs trained with --val-split)")
 
 
 # The settings a newcomer reaches for, listed first in --help; the others under headings.

@@ -100,12 +100,13 @@ class HistoryCSV(keras.callbacks.Callback):
 
 
 class Checkpoints(keras.callbacks.Callback):
-    """last.keras after every epoch, best.keras whenever the evaluation split's `metric` reaches a new maximum.
+    """last.keras after every epoch; with a validation split, best.keras whenever its `metric` reaches a new maximum.
 
-    Not keras.callbacks.ModelCheckpoint, which saves in place (a crash mid-save destroys the
-    previous good file) and forgets the best value when a run resumes. Here each file is
-    written beside the target and moved over it, and the best value so far comes from the
-    rows of `history` that the resumed run keeps.
+    The test split never chooses a checkpoint: when the evaluation split is the test split
+    (no --val-split), only last.keras is written. Not keras.callbacks.ModelCheckpoint, which saves
+    in place (a crash mid-save destroys the previous good file) and forgets the best value when a
+    run resumes. Here each file is written beside the target and moved over it, and the best value
+    so far comes from the rows of `history` that the resumed run keeps.
     """
 
     def __init__(self, folder: str, history: HistoryCSV, metric: str = "accuracy"):
@@ -113,6 +114,7 @@ class Checkpoints(keras.callbacks.Callback):
         self.folder = folder
         self.history = history
         self.metric = metric
+        self.chooses_best = history.validation_name == "val"
         self.best = None
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -125,7 +127,7 @@ class Checkpoints(keras.callbacks.Callback):
         self._save("last.keras")
         value = logs.get(f"val_{self.metric}")
         # As history.csv holds it: a resumed run's best so far comes from there, and must compare alike.
-        if value is not None and logged(value) > self.best:
+        if self.chooses_best and value is not None and logged(value) > self.best:
             self.best = logged(value)
             self._save("best.keras")
 

@@ -9,12 +9,13 @@ import numpy as np
 
 from keras_cnn.config import DATASET_SHAPES, TrainConfig, recorded_settings
 from keras_cnn.export import load_checkpoint, read_run
+from keras_cnn.history import DEFAULT_CHECKPOINT
 from keras_cnn.models import LabSequential
 from keras_cnn.training import load_data
 
 
-def evaluate_run(run_dir: str, checkpoint: str = "best", tta: str | None = None, data_dir: str | None = None) -> dict:
-    """Accuracy and cross-entropy (without label smoothing) of `run_dir`'s best.keras (or last.keras) on the run's test split.
+def evaluate_run(run_dir: str, checkpoint: str = DEFAULT_CHECKPOINT, tta: str | None = None, data_dir: str | None = None) -> dict:
+    """Accuracy and cross-entropy (without label smoothing) of `run_dir`'s last.keras (or best.keras) on its test split.
 
     tta: none, flip or flip-translate (default: the run's own); data_dir: read the test split from
     there instead of the run's data source (same layout, same classes).

@@ -12,6 +12,7 @@ carries the class names and the run's config.json; `--tflite` adds `model.tflite
 import datetime
 import os
 import shutil
+import sys
 import warnings
 import zipfile
 
@@ -22,6 +23,7 @@ import tensorflow as tf
 from keras_cnn.console import quiet_native_logs
 from keras_cnn.errors import KerasCnnError
 from keras_cnn.files import TMP_PREFIX, read_json, write_json
+from keras_cnn.history import DEFAULT_CHECKPOINT
 from keras_cnn.rundir import CONFIG_FILE, METRICS_FILE
 
 CHECKPOINTS = {"best": "best.keras", "last": "last.keras"}
@@ -51,12 +53,12 @@ def default_export_dir(run_dir: str) -> str:
 def export_run(
     run_dir: str,
     to: str | None = None,
-    checkpoint: str = "best",
+    checkpoint: str = DEFAULT_CHECKPOINT,
     tflite: bool = False,
     overwrite: bool = False,
     verbose: bool = True,
 ) -> dict:
-    """Export `run_dir`'s best.keras (or last.keras) to `to` (default saved_models/<run name>); returns model_info.json.
+    """Export `run_dir`'s last.keras (or best.keras, where a validation split chose one) to `to` (default saved_models/<run name>); returns model_info.json.
 
     The export is written into a temporary folder beside `to`, checked against `model.predict`,
     then moved into place: a failed export leaves nothing behind, and an existing export is
@@ -183,17 +185,33 @@ def read_export_info(export_dir: str) -> dict:
     return read_json(os.path.join(export_dir, INFO_FILE))
 
 
-def read_run(run_dir: str, checkpoint: str) -> tuple[dict, str]:
+def read_run(run_dir: str, checkpoint: str = DEFAULT_CHECKPOINT) -> tuple[dict, str]:
+    """A run folder's config.json and the path of its `checkpoint`: "last" (the default) or "best".
+
+    best.keras exists only where a validation split chose it; asking for it without one is an
+    error that says so. Runs written before keras-cnn 0.2 hold a best.keras chosen on the test
+    split: it still loads, with a note on stderr that its test accuracy is optimistic.
+    """
     if checkpoint not in CHECKPOINTS:
         raise ExportError(f"checkpoint '{checkpoint}' is unknown: use {' or '.join(CHECKPOINTS)}")
     if not os.path.isdir(run_dir):
         raise ExportError(f"run folder {run_dir} does not exist: pass --run runs/<name> of a trained run")
     if not os.path.exists(os.path.join(run_dir, CONFIG_FILE)):
         raise ExportError(f"{run_dir} is not a run folder (no {CONFIG_FILE}): pass --run runs/<name> of a trained run")
+    record = read_json(os.path.join(run_dir, CONFIG_FILE))
+    has_val_split = record.get("config", {}).get("val_split", 0) > 0
     model_path = os.path.join(run_dir, CHECKPOINTS[checkpoint])
     if not os.path.exists(model_path):
+        if checkpoint == "best" and not has_val_split:
+            raise ExportError(
+                f"{run_dir} has no best.keras: it was trained without --val-split, and the test split never chooses "
+                f"an epoch; use the last epoch (--checkpoint last, the default), or train with --val-split 0.1"
+            )
         raise ExportError(f"{run_dir} has no {CHECKPOINTS[checkpoint]} yet: train at least one epoch first")
-    return read_json(os.path.join(run_dir, CONFIG_FILE)), model_path
+    if checkpoint == "best" and not has_val_split:
+        print(f"note: {model_path} was chosen on the test split (a run written before keras-cnn 0.2), so its test "
+              f"accuracy is optimistic; --checkpoint last (the default) is not", file=sys.stderr)
+    return record, model_path
 
 
 def _read_metrics(run_dir: str) -> dict | None:

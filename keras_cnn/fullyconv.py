@@ -16,15 +16,15 @@ import tensorflow as tf
 from keras import layers
 
 from keras_cnn.errors import ConfigError, DataError, KerasCnnError, RunDirError
-from keras_cnn.files import atomic_write, read_json
-from keras_cnn.rundir import CONFIG_FILE
+from keras_cnn.export import read_run
+from keras_cnn.files import atomic_write
+from keras_cnn.history import DEFAULT_CHECKPOINT
 from pipelines.images import decode_pixels
 from pipelines.preprocessing import RandomCrop, ZCAWhitening
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-CHECKPOINTS = ("best", "last")
 
 
 class ImageSizeError(KerasCnnError, ValueError):
@@ -121,7 +121,7 @@ def heatmap(
     run_dir: str,
     image_path: str,
     out: str | None = None,
-    checkpoint: str = "best",
+    checkpoint: str = DEFAULT_CHECKPOINT,
     top: int = 4,
     overwrite: bool = False,
 ) -> tuple[str, np.ndarray]:
@@ -155,17 +155,12 @@ def heatmap(
     return out, scores
 
 
-def load_run(run_dir: str, checkpoint: str = "best") -> tuple[keras.Sequential, list[str]]:
-    """The saved model of a run directory and its class names."""
-    if checkpoint not in CHECKPOINTS:
-        raise ConfigError(f"checkpoint '{checkpoint}' is unknown: use {' or '.join(CHECKPOINTS)}")
-    path = os.path.join(run_dir, f"{checkpoint}.keras")
-    if not os.path.isfile(path):
-        raise RunDirError(f"{path} does not exist: give --run a folder where training wrote {checkpoint}.keras")
+def load_run(run_dir: str, checkpoint: str = DEFAULT_CHECKPOINT) -> tuple[keras.Sequential, list[str]]:
+    """The saved model of a run directory (`export.read_run` finds it) and its class names."""
+    record, path = read_run(run_dir, checkpoint)
     model = keras.saving.load_model(path)
-    config_path = os.path.join(run_dir, CONFIG_FILE)
     classes = model.outputs[0].shape[-1]
-    names = read_json(config_path).get("data", {}).get("class_names") if os.path.isfile(config_path) else None
+    names = record.get("data", {}).get("class_names")
     return model, list(names) if names and len(names) == classes else [str(i) for i in range(classes)]
 
 

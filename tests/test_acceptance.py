@@ -73,7 +73,7 @@ def lab_args(data: dict, out: Path) -> list[str]:
 
 def tune_args(data: dict, out: Path) -> list[str]:
     return ["tune", "--variant", "baseline", "--tuner", "random", "--max-trials", "2", "--epochs", "1",
-            "--batch-size", "16", "--data-dir", str(data["cifar"]), "--out", str(out), "--verbose", "2"]
+            "--val-split", "0.25", "--batch-size", "16", "--data-dir", str(data["cifar"]), "--out", str(out), "--verbose", "2"]
 
 
 def history_without_timings(run_dir: Path) -> list[dict]:
@@ -105,7 +105,9 @@ def assert_same_run(resumed: Path, uninterrupted: Path) -> None:
     assert history_without_timings(resumed) == history_without_timings(uninterrupted)
     assert tensorboard_without_timings(resumed / "tensorboard") == tensorboard_without_timings(uninterrupted / "tensorboard")
     assert metrics_without_timings(resumed) == metrics_without_timings(uninterrupted)
-    for name in ("last.keras", "best.keras"):
+    checkpoints = sorted(path.name for path in uninterrupted.glob("*.keras"))
+    assert checkpoints == sorted(path.name for path in resumed.glob("*.keras")) and "last.keras" in checkpoints
+    for name in checkpoints:
         assert max_weight_difference(resumed / name, uninterrupted / name) == 0.0, name
     assert not (resumed / "backup").exists()
 
@@ -140,7 +142,7 @@ def runs(work, data) -> dict[str, Path]:
 
 
 # Exported: a run of each kind of layer (baseline, norm, momentum and dropout use a subset of bn's).
-EXPORTED = {"lenet5": [], "augment": [], "bn": ["--tflite"], "best": ["--checkpoint", "last"]}
+EXPORTED = {"lenet5": [], "augment": [], "bn": ["--tflite"], "best": ["--checkpoint", "last"]}  # last: the default
 
 
 @pytest.fixture(scope="module")
@@ -151,8 +153,7 @@ def exports(work, runs) -> dict[str, Path]:
         for variant in EXPORTED
     ])
     for variant, result in zip(EXPORTED, results):
-        checkpoint = "last" if variant == "best" else "best"
-        assert result.stdout.startswith(f"Exported {runs[variant]}/{checkpoint}.keras to {export_dirs[variant]}: ")
+        assert result.stdout.startswith(f"Exported {runs[variant]}/last.keras to {export_dirs[variant]}: ")
     return export_dirs
 
 
@@ -199,7 +200,7 @@ def predictions(work, runs, exports, split_images) -> tuple[dict, dict]:
     """(served, loaded): each export's probabilities on its test images from a process that imports only
     TensorFlow, and each checkpoint's from a fresh process that imports keras_cnn, then keras.models.load_model."""
     images = json.dumps({name: str(path) for name, path in split_images.items()})
-    checkpoints = {v: str(run_dir / ("last.keras" if v == "best" else "best.keras")) for v, run_dir in runs.items()}
+    checkpoints = {v: str(run_dir / "last.keras") for v, run_dir in runs.items()}
     served, _ = in_parallel(
         lambda: run([sys.executable, "-c", SERVE_WITH_TENSORFLOW_ONLY, json.dumps({v: str(p) for v, p in exports.items()}),
                      images, str(work / "served.npz")], work),
@@ -214,7 +215,8 @@ def predictions(work, runs, exports, split_images) -> tuple[dict, dict]:
 def test_every_variant_trains_and_writes_every_run_file(runs):
     for variant, run_dir in runs.items():
         files = {path.name for path in run_dir.iterdir()}
-        assert {"config.json", "history.csv", "last.keras", "best.keras", "curves.png", "metrics.json"} <= files, variant
+        assert {"config.json", "history.csv", "last.keras", "curves.png", "metrics.json"} <= files, variant
+        assert "best.keras" not in files, variant  # no validation split: the test split chooses no epoch
         assert "backup" not in files and not [name for name in files if name.startswith(".tmp-")]
         assert len(history_without_timings(run_dir)) == (3 if run_dir.parent.name == "runs" else 1)
         assert json.loads((run_dir / "config.json").read_text())["versions"]["keras_cnn"]
@@ -233,7 +235,7 @@ def test_every_checkpoint_loads_after_import_keras_cnn_and_every_export_serves_t
     for variant, export_dir in exports.items():
         info = json.loads((export_dir / "model_info.json").read_text())
         assert info["signature"] == "serving_default" and (export_dir / "saved_model.pb").exists()
-        assert info["source"]["checkpoint"] == ("last.keras" if variant == "best" else "best.keras")
+        assert info["source"]["checkpoint"] == "last.keras"
         assert np.allclose(served[variant], loaded[variant], atol=1e-5), variant
     assert np.allclose(served["bn-tflite"], loaded["bn"], atol=1e-4)
 
@@ -256,16 +258,18 @@ def test_predict_files_and_a_folder_with_the_exports(work, data, exports, predic
 
 
 def test_evaluate_repeats_each_runs_own_accuracy(work, runs):
-    checks = [("lenet5", "best", "best_test_accuracy"), ("bn", "best", "best_test_accuracy"),
-              ("best", "last", "final_test_accuracy")]  # best: its six test views, as in training
+    checks = {"lenet5": [], "bn": [], "best": ["--checkpoint", "last"]}  # best: its six test views, as in training
     results = in_parallel(*[
-        lambda v=variant, c=checkpoint: run(CLI + ["evaluate", "--run", str(runs[v]), "--checkpoint", c, "--json"], work)
-        for variant, checkpoint, _ in checks
+        lambda v=variant: run(CLI + ["evaluate", "--run", str(runs[v]), *checks[v], "--json"], work) for variant in checks
     ])
-    for (variant, _, key), result in zip(checks, results):
+    for variant, result in zip(checks, results):
         evaluated = json.loads(result.stdout)
-        assert evaluated["test_accuracy"] == pytest.approx(json.loads((runs[variant] / "metrics.json").read_text())[key], abs=1e-6)
+        metrics = json.loads((runs[variant] / "metrics.json").read_text())
+        assert evaluated["checkpoint"] == "last" and evaluated["test_accuracy"] == pytest.approx(
+            metrics["final_test_accuracy"], abs=1e-6)
     assert json.loads(results[2].stdout)["tta"] == "flip-translate"
+    refused = run(CLI + ["evaluate", "--run", str(runs["bn"]), "--checkpoint", "best"], work, expect=1)
+    assert refused.stderr.count("\n") == 1 and "no best.keras: it was trained without --val-split" in refused.stderr
 
 
 def test_heatmap_describe_inspect_lr_find_and_compare(work, data, runs):
@@ -289,7 +293,7 @@ def test_heatmap_describe_inspect_lr_find_and_compare(work, data, runs):
     files, folder = inspect.stdout.strip().removeprefix("Wrote ").split(": test accuracy")[0].split(" to ")
     assert folder == str(runs["bn"] / "inspect") and all((runs["bn"] / "inspect" / name).is_file() for name in files.split(", "))
     summary = json.loads((runs["bn"] / "inspect" / "summary.json").read_text())
-    assert summary["test_accuracy"] == pytest.approx(json.loads((runs["bn"] / "metrics.json").read_text())["best_test_accuracy"])
+    assert summary["test_accuracy"] == pytest.approx(json.loads((runs["bn"] / "metrics.json").read_text())["final_test_accuracy"])
     lr_out = Path("runs") / "lr-find" / "bn"
     assert lr_find.stdout.startswith(f"Wrote lr_find.png, lr_find.csv, lr_find.json to {lr_out}: ")
     assert sorted(os.listdir(work / lr_out)) == ["lr_find.csv", "lr_find.json", "lr_find.png"]

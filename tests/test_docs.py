@@ -43,3 +43,38 @@ def test_the_readme_is_a_short_front_door():
     assert any("pip install -r requirements.txt && python train_keras.py train --variant bn" in line for line in first)
     assert any("python -m pytest" in line for line in first)
     assert all(f"docs/{page.name}" in readme for page in (REPO / "docs").glob("*.md"))  # every page is reachable
+
+
+def publish_module():
+    """docs/results/publish.py, which writes the README's Results table from the committed run records."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("publish", REPO / "docs" / "results" / "publish.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_readme_results_table_is_the_one_made_from_the_committed_records():
+    publish = publish_module()
+    readme = (REPO / "README.md").read_text()
+    table = readme.split(publish.RESULTS_START)[1].split(publish.RESULTS_END)[0].strip()
+    assert table == publish.results_table(), "run `python docs/results/publish.py` after adding a record"
+
+
+def test_every_accuracy_in_the_readme_results_table_equals_a_committed_record():
+    import json
+
+    publish = publish_module()
+    readme = (REPO / "README.md").read_text()
+    rows = readme.split(publish.RESULTS_START)[1].split(publish.RESULTS_END)[0].strip().splitlines()[2:]
+    for row in rows:
+        *_, accuracies, _, records = [cell.strip() for cell in row.strip("|").split("|")]
+        quoted = re.findall(r"(\d+\.\d\d)%", accuracies)
+        folders = re.findall(r"\]\(([^)]+)\)", records)
+        assert len(quoted) == len(folders), row  # every number has its record, every record its number
+        for number, folder in zip(quoted, folders):
+            metrics = json.loads((REPO / folder / "metrics.json").read_text())
+            assert f"{100 * metrics['final_test_accuracy']:.2f}" == number, (row, folder)
+            history = (REPO / folder / "history.csv").read_text().splitlines()
+            assert len(history) == 1 + metrics["epochs"] and (REPO / folder / "config.json").is_file()

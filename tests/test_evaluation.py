@@ -40,7 +40,7 @@ def test_evaluate_prints_one_line_or_json(flip_run, capsys):
     assert line.startswith(f"Test accuracy {metrics['final_test_accuracy']:.2%}") and "flip" in line and "\n" not in line
     assert train_keras.main(["evaluate", "--run", str(run_dir), "--tta", "none", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["checkpoint"] == "best" and result["tta"] == "none"
+    assert result["checkpoint"] == "last" and result["tta"] == "none"
 
 
 @pytest.mark.parametrize("case", ["no run", "unknown tta"])

@@ -66,7 +66,7 @@ def test_export_is_served_without_project_code_and_equals_keras(exported, tmp_pa
     run_dir, export_dir, data = exported
     test_images = sorted((data / "test").glob("*/*.png"))[:9]
     images = np.stack([np.asarray(Image.open(path)) for path in test_images])
-    expected = keras.saving.load_model(run_dir / "best.keras").predict(images, verbose=0)
+    expected = keras.saving.load_model(run_dir / "last.keras").predict(images, verbose=0)
     np.save(tmp_path / "images.npy", images)
     (tmp_path / "client.py").write_text(CLIENT)
 
@@ -109,7 +109,7 @@ def test_model_info_carries_class_names_and_run_config(exported):
     assert info["class_names"] == record["data"]["class_names"] == [f"class{i}" for i in range(10)]
     assert info["run"]["config"] == record["config"] and info["run"]["config"]["variant"] == "bn"
     assert info["input"] == {"name": "pixels", "dtype": "uint8", "shape": [None, 32, 32, 3]}
-    assert info["source"]["checkpoint"] == "best.keras" and info["tflite"] == "model.tflite"
+    assert info["source"]["checkpoint"] == "last.keras" and info["tflite"] == "model.tflite"
     assert info["metrics"]["epochs"] == 1
     assert (export_dir / "saved_model.pb").exists() and (export_dir / "model.tflite").stat().st_size > 0
     assert not [p for p in export_dir.parent.iterdir() if p.name.startswith(".tmp-")]
@@ -174,7 +174,7 @@ def test_export_without_a_checkpoint_names_it(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text("{}")
-    with pytest.raises(ExportError, match="no best.keras"):
+    with pytest.raises(ExportError, match="no last.keras"):
         export_run(str(run), to=str(tmp_path / "out"), verbose=False)
 
 
@@ -184,5 +184,5 @@ def test_train_with_export_writes_saved_models_run_name(tmp_path, monkeypatch, c
     argv = ["train", "--variant", "baseline", "--data-dir", str(data), "--epochs", "1", "--batch-size", "16", "--verbose", "2"]
     assert train_keras.main([*argv, "--run-dir", "runs/first", "--export"]) == 0
     info = json.loads((tmp_path / "saved_models" / "first" / "model_info.json").read_text())
-    assert info["class_names"] == ["cat", "dog", "ship"] and info["source"]["checkpoint"] == "best.keras"
-    assert "Exported runs/first/best.keras to saved_models/first" in capsys.readouterr().out
+    assert info["class_names"] == ["cat", "dog", "ship"] and info["source"]["checkpoint"] == "last.keras"
+    assert "Exported runs/first/last.keras to saved_models/first" in capsys.readouterr().out

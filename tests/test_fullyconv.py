@@ -107,7 +107,7 @@ def write_png(path: Path, shape) -> Path:
 
 
 def test_trained_model_from_disk_keeps_its_predictions(trained_run, images):
-    model = keras.saving.load_model(trained_run / "best.keras")
+    model = keras.saving.load_model(trained_run / "last.keras")
     scores = np.asarray(fully_convolutional(model)(images[:, 2:30, 2:30]))
     np.testing.assert_allclose(scores[:, 0, 0], np.asarray(model(images, training=False)), atol=1e-5)
 
@@ -145,4 +145,4 @@ def test_heatmap_errors_are_one_line(trained_run, tmp_path, capsys):
         assert train_keras.main(["heatmap", "--run", str(trained_run), *argv]) == 1
         assert message in capsys.readouterr().err
     assert train_keras.main(["heatmap", "--run", str(tmp_path), str(small)]) == 1
-    assert "best.keras does not exist" in capsys.readouterr().err
+    assert "is not a run folder (no config.json)" in capsys.readouterr().err

@@ -45,7 +45,7 @@ def test_confusion_matrix_counts_every_test_image_and_its_trace_is_the_runs_accu
     matrix = np.array(summary["confusion_matrix"])
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert matrix.shape == (10, 10) and matrix.sum() == summary["test_images"] == 40
-    assert np.trace(matrix) / matrix.sum() == pytest.approx(metrics["best_test_accuracy"], abs=1e-6)
+    assert np.trace(matrix) / matrix.sum() == pytest.approx(metrics["final_test_accuracy"], abs=1e-6)
     assert summary["test_accuracy"] == pytest.approx(evaluate_run(str(run_dir))["test_accuracy"], abs=1e-6)
     assert [row["images"] for row in summary["per_class"]] == matrix.sum(axis=1).tolist()
 

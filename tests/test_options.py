@@ -322,7 +322,7 @@ def test_export_of_a_run_with_zca_and_every_augmentation_takes_pixels_and_predic
     serve = tf.saved_model.load(str(tmp_path / "export")).signatures["serving_default"]
     pixels = np.random.default_rng(5).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
     served = serve(pixels=tf.constant(pixels))["probabilities"].numpy()
-    expected = keras.saving.load_model(Path(run_dir) / "best.keras").predict(pixels, verbose=0)
+    expected = keras.saving.load_model(Path(run_dir) / "last.keras").predict(pixels, verbose=0)
     assert np.allclose(served, expected, atol=1e-5)
     assert np.array_equal(served, serve(pixels=tf.constant(pixels))["probabilities"].numpy())  # no augmentation
     mirrored = serve(pixels=tf.constant(pixels[:, :, ::-1]))["probabilities"].numpy()
@@ -338,7 +338,7 @@ def test_export_of_a_run_with_test_time_translation_serves_all_six_views(cifar_l
                        run_dir=str(tmp_path / "r"))
     export_run(run_dir, to=str(tmp_path / "export"), tflite=True, verbose=False)
     pixels = np.random.default_rng(6).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
-    model = keras.saving.load_model(Path(run_dir) / "best.keras")
+    model = keras.saving.load_model(Path(run_dir) / "last.keras")
     expected = model.predict(pixels, verbose=0)
     serve = tf.saved_model.load(str(tmp_path / "export")).signatures["serving_default"]
     assert np.allclose(serve(pixels=tf.constant(pixels))["probabilities"].numpy(), expected, atol=1e-5)
@@ -348,6 +348,6 @@ def test_export_of_a_run_with_test_time_translation_serves_all_six_views(cifar_l
     interpreter.set_tensor(interpreter.get_input_details()[0]["index"], pixels)
     interpreter.invoke()
     assert np.allclose(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]), expected, atol=1e-5)
-    two_views = keras.saving.load_model(Path(run_dir) / "best.keras")  # a fresh one: predict() keeps its traced function
+    two_views = keras.saving.load_model(Path(run_dir) / "last.keras")  # a fresh one: predict() keeps its traced function
     two_views.tta = "flip"
     assert not np.allclose(two_views.predict(pixels, verbose=0), expected, atol=1e-5)  # the shifted views count

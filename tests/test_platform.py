@@ -36,7 +36,7 @@ def test_mixed_precision_model_trains_and_reloads(cifar_like_folder, tmp_path):
                        run_dir=str(tmp_path / "r"), verbose=0)
     record = json.loads((Path(run_dir) / "config.json").read_text())
     assert record["platform"]["compute_dtype"] == "mixed_bfloat16"
-    model = keras.saving.load_model(Path(run_dir) / "best.keras")
+    model = keras.saving.load_model(Path(run_dir) / "last.keras")
     assert model.get_layer("fc4").compute_dtype == "bfloat16"
     probabilities = model.predict(np.zeros((3, 32, 32, 3), dtype=np.uint8), verbose=0)
     assert probabilities.dtype == np.float32 and np.allclose(probabilities.sum(axis=1), 1, atol=1e-3)
@@ -139,7 +139,7 @@ def test_multi_worker_on_loopback_finishes_an_epoch_and_writes_one_set_of_output
     assert [worker.returncode for worker in workers] == [0, 0], outputs
     assert "Test accuracy" in outputs[0] and "Test accuracy" not in outputs[1]  # the chief reports
     files = sorted(p.name for p in (tmp_path / "run").iterdir())
-    assert files == ["best.keras", "config.json", "curves.png", "history.csv", "last.keras", "metrics.json", "tensorboard"]
+    assert files == ["config.json", "curves.png", "history.csv", "last.keras", "metrics.json", "tensorboard"]
     record = json.loads((tmp_path / "run" / "config.json").read_text())["platform"]
     assert record["replicas"] == 2 and record["global_batch_size"] == 16
     assert len((tmp_path / "run" / "history.csv").read_text().splitlines()) == 2
@@ -157,7 +157,7 @@ def test_mixed_precision_run_exports_a_float32_probability_signature(cifar_like_
     pixels = np.random.default_rng(6).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
     served = serve(pixels=tf.constant(pixels))["probabilities"]
     assert served.dtype == tf.float32
-    expected = keras.saving.load_model(Path(run_dir) / "best.keras").predict(pixels, verbose=0)
+    expected = keras.saving.load_model(Path(run_dir) / "last.keras").predict(pixels, verbose=0)
     assert np.allclose(served.numpy(), expected, atol=1e-5)
 
 

@@ -1,6 +1,8 @@
 """predict: PNG/JPEG files and folders through an exported model, conversions, bad files, exit codes."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -29,7 +31,7 @@ def grayscale_export(tmp_path_factory):
 
 
 def keras_predict(run_dir: Path, images: np.ndarray) -> np.ndarray:
-    return keras.saving.load_model(run_dir / "best.keras").predict(images, verbose=0)
+    return keras.saving.load_model(run_dir / "last.keras").predict(images, verbose=0)
 
 
 @pytest.mark.parametrize("suffix", [".png", ".jpg"])
@@ -73,6 +75,39 @@ def test_predict_of_a_jpeg_equals_the_saved_model_fed_pillows_pixels(grayscale_e
     for result, expected in zip(results, probabilities.numpy()):
         got = {p["index"]: p["probability"] for p in result["predictions"]}
         np.testing.assert_allclose([got[i] for i in range(3)], expected, rtol=0, atol=1e-6)
+
+
+LITERT_CLIENT = """
+import json, sys
+import numpy as np
+from PIL import Image
+from ai_edge_litert.interpreter import Interpreter
+
+model, paths = sys.argv[1], sys.argv[2:]
+pixels = np.stack([np.asarray(Image.open(path).convert("L"))[..., None] for path in paths])  # as a client decodes
+run = Interpreter(model_path=model).get_signature_runner("serving_default")
+print(json.dumps(run(pixels=pixels)["probabilities"].tolist()))
+print(sorted(name for name in sys.modules if name.split(".")[0] in ("tensorflow", "keras", "keras_cnn")), file=sys.stderr)
+"""
+
+
+def test_a_litert_client_decoding_jpegs_with_pillow_gets_predicts_answers(grayscale_export, tmp_path):
+    """docs/export-and-serving.md's client: the .tflite file under LiteRT, without TensorFlow, on Pillow's pixels."""
+    pytest.importorskip("ai_edge_litert")
+    from test_sources import write_photo_jpegs
+
+    run_dir, _ = grayscale_export
+    export_dir = tmp_path / "export"
+    export_run(str(run_dir), to=str(export_dir), tflite=True, verbose=False)
+    paths = write_photo_jpegs(tmp_path / "photos", 6, shape=(28, 28, 1))
+    client = subprocess.run([sys.executable, "-c", LITERT_CLIENT, str(export_dir / "model.tflite"), *paths],
+                            capture_output=True, text=True, timeout=120, check=True)
+    assert client.stderr.strip().splitlines()[-1] == "[]"  # no TensorFlow, Keras or project code in the client
+    served = np.array(json.loads(client.stdout))
+    for result, probabilities in zip(predict(str(export_dir), paths, top_k=3), served):
+        assert [p["index"] for p in result["predictions"]] == np.argsort(-probabilities).tolist()
+        np.testing.assert_allclose([p["probability"] for p in result["predictions"]], np.sort(probabilities)[::-1],
+                                   atol=1e-4)  # TFLite's kernels sum in another order
 
 
 def test_rgb_and_other_sizes_are_converted_to_the_model_input(grayscale_export, tmp_path):

@@ -3,6 +3,7 @@
 import csv
 import json
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +13,9 @@ import pytest
 
 import train_keras
 from conftest import tensorboard_scalars, write_image_folder
-from keras_cnn import RunDirError, TrainConfig, train
+from keras_cnn import KerasCnnError, RunDirError, TrainConfig, train
 from keras_cnn.callbacks import EpochTimer, TrainingState
+from keras_cnn.evaluation import evaluate_run
 from keras_cnn.training import TrainingDiverged
 from pipelines.sources import load_splits
 
@@ -29,7 +31,8 @@ def history_of(run_dir) -> list[dict]:
 def test_one_epoch_writes_every_run_file(cifar_like_folder, tmp_path):
     history, run_dir = train("bn", data_dir=str(cifar_like_folder), epochs=1, run_dir=str(tmp_path / "run"), **FAST)
     files = {p.name for p in Path(run_dir).iterdir()}
-    assert {"config.json", "history.csv", "last.keras", "best.keras", "curves.png", "metrics.json"} <= files
+    assert {"config.json", "history.csv", "last.keras", "curves.png", "metrics.json"} <= files
+    assert "best.keras" not in files  # no validation split: nothing chooses an epoch
     assert not any(name.startswith(".tmp-") for name in files) and "backup" not in files
     assert history.history["loss"] and len(history.history["loss"]) == 1
 
@@ -39,12 +42,11 @@ def test_one_epoch_writes_every_run_file(cifar_like_folder, tmp_path):
         assert column in rows[0]
 
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
-    for key in ("final_test_accuracy", "best_test_accuracy", "best_epoch", "final_train_accuracy", "epochs", "wall_seconds",
-                "train_images_per_second"):
+    for key in ("final_test_accuracy", "final_train_accuracy", "epochs", "wall_seconds", "train_images_per_second"):
         assert key in metrics
     assert 0 <= metrics["final_test_accuracy"] <= 1 and 0 <= metrics["final_train_accuracy"] <= 1
     assert metrics["final_test_accuracy"] == pytest.approx(float(rows[0]["test_accuracy"]))
-    assert metrics["epochs"] == 1 and metrics["best_epoch"] == 1 and metrics["train_images_per_second"] > 0
+    assert metrics["epochs"] == 1 and metrics["train_images_per_second"] > 0
 
     record = json.loads((Path(run_dir) / "config.json").read_text())
     assert record["config"]["variant"] == "bn" and record["config"]["seed"] == 0 and record["config"]["epochs"] == 1
@@ -52,8 +54,37 @@ def test_one_epoch_writes_every_run_file(cifar_like_folder, tmp_path):
     assert len(record["data"]["normalization_stats"]["mean"]) == 3
     assert {"tensorflow", "keras", "python"} <= set(record["versions"])
 
-    best = keras.saving.load_model(Path(run_dir) / "best.keras")
-    assert best.count_params() == keras.saving.load_model(Path(run_dir) / "last.keras").count_params()
+    assert keras.saving.load_model(Path(run_dir) / "last.keras").count_params() == 1_191_810  # with BN's statistics
+
+
+def test_without_a_validation_split_nothing_is_chosen_on_the_test_split(cifar_like_folder, tmp_path):
+    """The headline, metrics.json and every command's default are the last epoch; best.keras needs --val-split."""
+    _, run_dir = train("baseline", data_dir=str(cifar_like_folder), epochs=3, lr=0.05, run_dir=str(tmp_path / "r"), **FAST)
+    rows = history_of(run_dir)
+    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    assert not (Path(run_dir) / "best.keras").exists()
+    assert metrics["default_checkpoint"] == "last" and metrics["best_checkpoint_chosen_on"] is None
+    assert not {"best_test_accuracy", "best_epoch", "best_val_accuracy"} & set(metrics)
+    assert metrics["final_test_accuracy"] == pytest.approx(float(rows[-1]["test_accuracy"]))
+    assert [float(row["test_accuracy"]) for row in rows] and len(rows) == 3  # the curves keep every epoch's test score
+
+    last = keras.saving.load_model(Path(run_dir) / "last.keras")
+    test = load_splits("cifar10", (32, 32, 3), data_dir=str(cifar_like_folder)).test
+    accuracy = float((last.predict(test.images, verbose=0).argmax(axis=1) == test.labels).mean())
+    assert metrics["final_test_accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    with pytest.raises(KerasCnnError, match="no best.keras: it was trained without --val-split"):
+        evaluate_run(run_dir, checkpoint="best")
+    assert evaluate_run(run_dir)["test_accuracy"] == pytest.approx(accuracy, abs=1e-6)  # the default: last.keras
+
+
+def test_a_run_written_before_selection_left_the_test_split_still_evaluates_its_best_keras(
+    cifar_like_folder, tmp_path, capsys
+):
+    _, run_dir = train("baseline", data_dir=str(cifar_like_folder), epochs=1, run_dir=str(tmp_path / "old"), **FAST)
+    shutil.copy(Path(run_dir) / "last.keras", Path(run_dir) / "best.keras")  # as keras-cnn 0.1 wrote it
+    result = evaluate_run(run_dir, checkpoint="best")
+    assert result["checkpoint"] == "best" and 0 <= result["test_accuracy"] <= 1
+    assert "best.keras was chosen on the test split (a run written before keras-cnn 0.2)" in capsys.readouterr().err
 
 
 def test_learning_rate_decays_by_095_per_epoch_and_is_logged(cifar_like_folder, tmp_path):
@@ -153,6 +184,7 @@ def test_validation_split_keeps_the_test_split_for_one_final_evaluation(cifar_li
     assert (record["data"]["train_images"], record["data"]["val_images"], record["data"]["test_images"]) == (60, 20, 40)
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
     assert metrics["best_val_accuracy"] == max(float(row["val_accuracy"]) for row in rows)
+    assert metrics["best_checkpoint_chosen_on"] == "val" and metrics["default_checkpoint"] == "last"
     best = keras.saving.load_model(Path(run_dir) / "best.keras")
     test = load_splits("cifar10", (32, 32, 3), data_dir=str(cifar_like_folder)).test
     accuracy = float((best.predict(test.images, verbose=0).argmax(axis=1) == test.labels).mean())

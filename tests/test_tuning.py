@@ -19,7 +19,7 @@ from keras_cnn.tuning import CnnHyperModel, tune
 from keras_cnn.tuning_report import plot_objective, rank_influence
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["--epochs", "1", "--limit", "40", "--batch-sizes", "8,16", "--verbose", "0"]
+TINY = ["--epochs", "1", "--limit", "40", "--val-split", "0.25", "--batch-sizes", "8,16", "--verbose", "0"]
 
 
 def cli(capsys, *args) -> tuple[int, str, str]:
@@ -61,19 +61,19 @@ def test_random_search_writes_every_file(random_search):
         assert 1e-3 <= float(row["lr"]) <= 1e-1 and 0.8 <= float(row["momentum"]) <= 0.95
         assert 0.9 <= float(row["lr_decay"]) <= 1.0 and 0 <= float(row["dropout"]) <= 0.6
         assert row["batch_size"] in ("8", "16") and row["epochs_run"] == "1" and row["best_epoch"] == "1"
-        assert 0 <= float(row["best_test_accuracy"]) <= 1  # no --val-split: selected on the test split, and named so
+        assert "best_test_accuracy" not in row  # chosen on the validation split alone
 
     best = json.loads((out / "best.json").read_text())
-    top = max(rows, key=lambda row: float(row["best_test_accuracy"]))
+    top = max(rows, key=lambda row: float(row["best_val_accuracy"]))
     assert best["search"]["trial"] == top["trial"]
-    assert best["search"]["best_value"] == pytest.approx(float(top["best_test_accuracy"]))
+    assert best["search"]["best_value"] == pytest.approx(float(top["best_val_accuracy"]))
     assert best["config"]["lr"] == pytest.approx(float(top["lr"]))
     assert best["config"]["batch_size"] == int(top["batch_size"])
     assert best["config"]["variant"] == "bn" and best["config"]["epochs"] == resolve_config("bn").epochs
     assert best["config"]["limit"] is None and best["search"]["limit_during_search"] == 40
 
     summary = (out / "summary.md").read_text()
-    assert "2 completed, 0 failed" in summary and "**test split**" in summary and "--val-split 0.1" in summary
+    assert "2 completed, 0 failed" in summary and "the validation split" in summary and "--val-split 0.25" in summary
     assert f"Trial {top['trial']}:" in summary and "objective.png" in summary
     oracle = json.loads((out / "keras_tuner" / "oracle.json").read_text())
     assert sorted(oracle["end_order"]) == ["0", "1"]
@@ -102,7 +102,7 @@ def test_bayesian_and_hyperband_complete_their_trials(data, tmp_path, capsys, mo
     monkeypatch.setattr(CnnHyperModel, "fit", recording_fit)
     out = tmp_path / tuner
     code, _, err = cli(capsys, "tune", "--tuner", tuner, "--max-trials", max_trials, "--data-dir", data, "--out", out,
-                       "--val-split", "0.25", *TINY, "--epochs", epochs)
+                       *TINY, "--epochs", epochs)
     assert code == 0, err
     rows = trials_of(out)
     assert len(rows) == max_trials and {row["status"] for row in rows} == {"COMPLETED"}
@@ -120,6 +120,14 @@ def test_bayesian_and_hyperband_complete_their_trials(data, tmp_path, capsys, mo
         assert starts[:3] == [(0, 0)] * 3 and starts[3][0] == 1 and starts[3][1] > 0
 
 
+def test_a_search_without_a_validation_split_is_refused_in_one_line(data, tmp_path, capsys):
+    tiny = [arg for arg in TINY if arg not in ("--val-split", "0.25")]
+    code, _, err = cli(capsys, "tune", "--max-trials", "1", "--data-dir", data, "--out", tmp_path / "t", *tiny)
+    assert code == 1 and err.count("\n") == 1
+    assert "nothing is chosen on the test split: add --val-split 0.1" in err
+    assert not (tmp_path / "t").exists()
+
+
 def test_interrupted_search_resumes_without_repeating_finished_trials(data, tmp_path, monkeypatch):
     fitted = []  # the learning rate of each trial that trained
     original = CnnHyperModel.fit
@@ -131,7 +139,7 @@ def test_interrupted_search_resumes_without_repeating_finished_trials(data, tmp_
         return original(self, hp, model, **kwargs)
 
     monkeypatch.setattr(CnnHyperModel, "fit", recording_fit)
-    settings = dict(tuner="random", max_trials=3, epochs=1, limit=40, data_dir=str(data), out=str(tmp_path / "s"),
+    settings = dict(tuner="random", max_trials=3, epochs=1, limit=40, val_split=0.25, data_dir=str(data), out=str(tmp_path / "s"),
                     space={"batch_size": (8, 16)}, verbose=0)
     interrupt = True
     with pytest.raises(KeyboardInterrupt):
@@ -156,7 +164,7 @@ def test_a_search_with_other_settings_is_not_resumed_or_overwritten_silently(dat
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("precious")
     with pytest.raises(RunDirError, match="holds no search"):
-        tune("bn", out=str(tmp_path / "mine"), overwrite=True, data_dir=str(data))
+        tune("bn", out=str(tmp_path / "mine"), overwrite=True, data_dir=str(data), val_split=0.25)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "precious"
 
 
