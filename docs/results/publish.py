@@ -85,7 +85,7 @@ def results_table() -> str:
         first = records[0]
         accuracies = " / ".join(percent(r["metrics"]["final_test_accuracy"]) if r else "–" for r in records)
         links = ", ".join(f"[{record_name(variant, seed)}]({r['path']})" for seed, r in zip(SEEDS, records) if r)
-        protocol = f"CIFAR-10 JPEG copy, 50,000 train / 10,000 test, {first['metrics']['epochs']} epochs" if first else "not run yet"
+        protocol = f"CIFAR-10 JPEG copy, 50,000 train / 10,000 test, {first['metrics']['epochs']} epochs" if first else "not recorded yet"
         gap = _points(first["metrics"]["train_test_gap"]) if first else "–"
         lines.append(f"| `{variant}` | {protocol} | {accuracies} | {gap} | {links or '–'} |")
     return "\n".join(lines)
