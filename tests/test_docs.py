@@ -78,3 +78,16 @@ def test_every_accuracy_in_the_readme_results_table_equals_a_committed_record():
             assert f"{100 * metrics['final_test_accuracy']:.2f}" == number, (row, folder)
             history = (REPO / folder / "history.csv").read_text().splitlines()
             assert len(history) == 1 + metrics["epochs"] and (REPO / folder / "config.json").is_file()
+
+
+def test_the_committed_records_are_not_git_ignored():
+    """A record the docs quote must reach a clean clone: an ignore rule for run folders must not match it."""
+    import subprocess
+
+    records = sorted((REPO / "docs" / "results" / "runs").glob("*/*"))
+    if not records or not (REPO / ".git").exists():
+        pytest.skip("no records, or not a git checkout")
+    ignored = subprocess.run(
+        ["git", "check-ignore", *map(str, records)], cwd=REPO, capture_output=True, text=True
+    ).stdout.split()
+    assert not ignored, f"git ignores these records, so a clean clone lacks them: {ignored}"
