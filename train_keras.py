@@ -18,6 +18,7 @@ import typing
 from keras_cnn import __version__, console, search_space
 from keras_cnn.config import INITS, VARIANTS, TrainConfig, recorded_settings, resolve_config, variant_changes
 from keras_cnn.errors import ConfigError, KerasCnnError
+from keras_cnn.files import WRITE_FAILURES, WriteError, write_failure
 from keras_cnn.rundir import retrain_run_dir
 
 SHOW_TF_LOGS = "tf-logs"  # the value of a bare --verbose
@@ -34,6 +35,17 @@ def main(argv: list[str] | None = None, prog: str = "train_keras.py") -> int:
         return args.command(args)
     except KerasCnnError as error:
         print(f"error: {error}", file=sys.stderr)
+        if isinstance(error, WriteError):
+            # h5py's files left open by the refused write crash the interpreter's teardown (seen: a
+            # segmentation fault, exit 139, after tracebacks from h5py): end the process here.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)
+        return 1
+    except OSError as error:  # a write refused outside the project's writers: a folder, TensorBoard's logs
+        if (code := write_failure(error)) is None:
+            raise
+        print(f"error: cannot write {error.filename or 'the output'}: {WRITE_FAILURES[code]}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\ninterrupted: rerun the same command to resume from the last finished epoch", file=sys.stderr)

@@ -15,7 +15,7 @@ import time
 import keras
 import numpy as np
 
-from keras_cnn.files import TMP_PREFIX, atomic_write, read_json
+from keras_cnn.files import TMP_PREFIX, atomic_write, read_json, writing
 from keras_cnn.history import read_history, write_history
 
 
@@ -145,8 +145,8 @@ class TrainingState(keras.callbacks.Callback):
     optimizer state (step count, momentum, learning rate) and the seed generators' states; it is
     written under a temporary name and renamed, so a crash leaves the previous epoch's state whole.
     The data order, the other random stream, is a function of the epoch (`train_dataset`): start
-    the dataset and `fit(initial_epoch=...)` at `epochs_done()`. The folder is removed when
-    training ends.
+    the dataset and `fit(initial_epoch=...)` at `epochs_done()`. `remove` deletes the folder once the
+    run's results are written.
     """
 
     WEIGHTS, STATE = "weights.weights.h5", "state.json"
@@ -179,17 +179,22 @@ class TrainingState(keras.callbacks.Callback):
         name = f"epoch-{epoch + 1:04d}"
         tmp = os.path.join(self.folder, TMP_PREFIX + name)
         shutil.rmtree(tmp, ignore_errors=True)
-        os.makedirs(tmp)
-        self.model.save_weights(os.path.join(tmp, self.WEIGHTS))
-        seed_states = [np.asarray(variable.numpy()).tolist() for variable in seed_state_variables(self.model)]
-        with open(os.path.join(tmp, self.STATE), "w", encoding="utf-8") as f:
-            json.dump({"epochs_done": epoch + 1, "seed_states": seed_states}, f)
-        os.replace(tmp, os.path.join(self.folder, name))
+        try:
+            with writing(os.path.join(self.folder, name)):
+                os.makedirs(tmp)
+                self.model.save_weights(os.path.join(tmp, self.WEIGHTS))
+                seed_states = [np.asarray(variable.numpy()).tolist() for variable in seed_state_variables(self.model)]
+                with open(os.path.join(tmp, self.STATE), "w", encoding="utf-8") as f:
+                    json.dump({"epochs_done": epoch + 1, "seed_states": seed_states}, f)
+                os.replace(tmp, os.path.join(self.folder, name))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # a failed write gives its space back; the previous state stays
         for old in os.listdir(self.folder):  # the previous epochs' states, and leftovers of interrupted writes
             if old != name:
                 shutil.rmtree(os.path.join(self.folder, old), ignore_errors=True)
 
-    def on_train_end(self, logs=None):
+    def remove(self) -> None:
+        """Delete the saved state: once the run's results are written, nothing needs it."""
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _saved(self) -> str | None:

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from keras_cnn.console import quiet_native_logs
 from keras_cnn.errors import KerasCnnError
+from keras_cnn.locks import folder_lock
 from keras_cnn.files import TMP_PREFIX, read_json, write_json
 from keras_cnn.history import DEFAULT_CHECKPOINT
 from keras_cnn.rundir import CONFIG_FILE, METRICS_FILE
@@ -66,51 +67,52 @@ def export_run(
     """
     say = print if verbose else (lambda *args: None)
     to = to or default_export_dir(run_dir)
-    record, model_path = read_run(run_dir, checkpoint)
-    _check_target(to, overwrite)
-    model = load_checkpoint(model_path)
-    image_shape = tuple(model.input_shape[1:])
-    class_names = record["data"]["class_names"]
-    if len(class_names) != model.output_shape[-1]:
-        raise ExportError(
-            f"{model_path} has {model.output_shape[-1]} outputs but config.json names {len(class_names)} classes"
+    with folder_lock(to, "--to"):
+        record, model_path = read_run(run_dir, checkpoint)
+        _check_target(to, overwrite)
+        model = load_checkpoint(model_path)
+        image_shape = tuple(model.input_shape[1:])
+        class_names = record["data"]["class_names"]
+        if len(class_names) != model.output_shape[-1]:
+            raise ExportError(
+                f"{model_path} has {model.output_shape[-1]} outputs but config.json names {len(class_names)} classes"
+            )
+
+        parent, name = os.path.split(os.path.abspath(to))
+        os.makedirs(parent, exist_ok=True)
+        tmp_dir = os.path.join(parent, f"{TMP_PREFIX}{name}")
+        shutil.rmtree(tmp_dir, ignore_errors=True)  # left by an interrupted export
+        try:
+            differences = _write_and_check(model, tmp_dir, image_shape, tflite, model_path)
+            info = {
+                "signature": SIGNATURE,
+                "input": {"name": INPUT_NAME, "dtype": "uint8", "shape": [None, *image_shape]},
+                "output": {"name": OUTPUT_NAME, "dtype": "float32", "shape": [None, len(class_names)]},
+                "class_names": class_names,
+                "tflite": TFLITE_FILE if tflite else None,
+                "source": {"run_dir": run_dir, "checkpoint": CHECKPOINTS[checkpoint]},
+                "check": {"random_images": CHECK_IMAGES, "max_abs_difference_to_keras": differences},
+                "exported": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+                "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
+                "metrics": _read_metrics(run_dir),
+                "run": record,
+            }
+            write_json(os.path.join(tmp_dir, INFO_FILE), info)
+            _move_into_place(tmp_dir, to)
+        finally:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+
+        _, height, width, channels = info["input"]["shape"]
+        say(
+            f"Exported {model_path} to {to}: signature {SIGNATURE} takes {INPUT_NAME} uint8 [batch, {height}, {width}, "
+            f"{channels}] and returns {OUTPUT_NAME} of {len(class_names)} classes"
+            + (f"; also {os.path.join(to, TFLITE_FILE)}" if tflite else "")
         )
-
-    parent, name = os.path.split(os.path.abspath(to))
-    os.makedirs(parent, exist_ok=True)
-    tmp_dir = os.path.join(parent, f"{TMP_PREFIX}{name}")
-    shutil.rmtree(tmp_dir, ignore_errors=True)  # left by an interrupted export
-    try:
-        differences = _write_and_check(model, tmp_dir, image_shape, tflite, model_path)
-        info = {
-            "signature": SIGNATURE,
-            "input": {"name": INPUT_NAME, "dtype": "uint8", "shape": [None, *image_shape]},
-            "output": {"name": OUTPUT_NAME, "dtype": "float32", "shape": [None, len(class_names)]},
-            "class_names": class_names,
-            "tflite": TFLITE_FILE if tflite else None,
-            "source": {"run_dir": run_dir, "checkpoint": CHECKPOINTS[checkpoint]},
-            "check": {"random_images": CHECK_IMAGES, "max_abs_difference_to_keras": differences},
-            "exported": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
-            "metrics": _read_metrics(run_dir),
-            "run": record,
-        }
-        write_json(os.path.join(tmp_dir, INFO_FILE), info)
-        _move_into_place(tmp_dir, to)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-
-    _, height, width, channels = info["input"]["shape"]
-    say(
-        f"Exported {model_path} to {to}: signature {SIGNATURE} takes {INPUT_NAME} uint8 [batch, {height}, {width}, "
-        f"{channels}] and returns {OUTPUT_NAME} of {len(class_names)} classes"
-        + (f"; also {os.path.join(to, TFLITE_FILE)}" if tflite else "")
-    )
-    checked = ", ".join(f"{kind} {difference:.1g}" for kind, difference in differences.items())
-    say(f"Checked on {CHECK_IMAGES} random images: max difference to model.predict {checked}")
-    if info["metrics"] is None:
-        say(f"Note: {run_dir} has no {METRICS_FILE}: the run is unfinished, this is its {checkpoint} model so far")
-    return info
+        checked = ", ".join(f"{kind} {difference:.1g}" for kind, difference in differences.items())
+        say(f"Checked on {CHECK_IMAGES} random images: max difference to model.predict {checked}")
+        if info["metrics"] is None:
+            say(f"Note: {run_dir} has no {METRICS_FILE}: the run is unfinished, this is its {checkpoint} model so far")
+        return info
 
 
 def _write_and_check(model: keras.Model, folder: str, image_shape: tuple, tflite: bool, model_path: str) -> dict:

@@ -25,6 +25,7 @@ import keras_cnn.optimization  # noqa: F401  (registers OneCycle, in a checkpoin
 from keras_cnn.config import DATASET_SHAPES, TrainConfig, recorded_settings
 from keras_cnn.errors import ConfigError
 from keras_cnn.export import load_checkpoint, read_run
+from keras_cnn.locks import folder_lock
 from keras_cnn.files import write_json, write_text
 from keras_cnn.history import DEFAULT_CHECKPOINT
 from keras_cnn.fullyconv import load_image
@@ -356,74 +357,76 @@ def inspect_run(
     test = load_data(config, test_only=True).test
     chosen_image, image_label = _chosen_image(image, test, DATASET_SHAPES[config.dataset])
     out = out or os.path.join(run_dir, INSPECT_FOLDER)
-    os.makedirs(out, exist_ok=True)
+    with folder_lock(out, "--out"):
+        os.makedirs(out, exist_ok=True)
 
-    probabilities = predict_probabilities(model, test.images, config.batch_size)
-    predicted = probabilities.argmax(axis=1)
-    matrix = confusion_matrix(test.labels, predicted, len(class_names))
-    accuracy = float(np.trace(matrix) / matrix.sum())
-    name = f"{run_dir} ({checkpoint}.keras)"
-    files = [plot_confusion_matrix(matrix, class_names, os.path.join(out, CONFUSION_CHART),
-                                   f"{name}: {accuracy:.2%} of {len(test):,} test images")]
+        probabilities = predict_probabilities(model, test.images, config.batch_size)
+        predicted = probabilities.argmax(axis=1)
+        matrix = confusion_matrix(test.labels, predicted, len(class_names))
+        accuracy = float(np.trace(matrix) / matrix.sum())
+        name = f"{run_dir} ({checkpoint}.keras)"
+        files = [plot_confusion_matrix(matrix, class_names, os.path.join(out, CONFUSION_CHART),
+                                       f"{name}: {accuracy:.2%} of {len(test):,} test images")]
 
-    suffix = f"-{class_name}" if class_name else ""
-    losses = cross_entropy(test.labels, probabilities)
-    worst = top_losses(test.labels, probabilities, count, class_index)
-    surest = most_confident(test.labels, probabilities, count, class_index)
-    of_class = f" of class {class_name}" if class_name else ""
-    galleries = {
-        f"mistakes{suffix}.png": (worst, f"{name}: the {len(worst)} test images{of_class} with the highest loss\n"
-                                         "(true → predicted class, its probability p, cross-entropy loss)"),
-        f"confident{suffix}.png": (surest, f"{name}: the {len(surest)} most confident correct predictions{of_class}\n"
-                                           "(true → predicted class, its probability p, cross-entropy loss)"),
-    }
-    for file_name, (indices, title) in galleries.items():
-        captions = [_caption(i, test.labels, predicted, probabilities, losses, class_names) for i in indices]
-        files.append(plot_gallery(test.images[indices], captions, os.path.join(out, file_name), title))
+        suffix = f"-{class_name}" if class_name else ""
+        losses = cross_entropy(test.labels, probabilities)
+        worst = top_losses(test.labels, probabilities, count, class_index)
+        surest = most_confident(test.labels, probabilities, count, class_index)
+        of_class = f" of class {class_name}" if class_name else ""
+        galleries = {
+            f"mistakes{suffix}.png": (worst, f"{name}: the {len(worst)} test images{of_class} with the highest loss\n"
+                                             "(true → predicted class, its probability p, cross-entropy loss)"),
+            f"confident{suffix}.png": (
+                surest, f"{name}: the {len(surest)} most confident correct predictions{of_class}\n"
+                        "(true → predicted class, its probability p, cross-entropy loss)"),
+        }
+        for file_name, (indices, title) in galleries.items():
+            captions = [_caption(i, test.labels, predicted, probabilities, losses, class_names) for i in indices]
+            files.append(plot_gallery(test.images[indices], captions, os.path.join(out, file_name), title))
 
-    kernel = first_conv_kernel(model)
-    size = "x".join(str(n) for n in kernel.shape[:3])
-    title = f"{name}: conv1's {kernel.shape[-1]} filters ({size})"
-    files.append(plot_filters(kernel, os.path.join(out, FILTERS_CHART), title))
-    maps = feature_maps(model, chosen_image)
-    preprocessing = preprocessing_layers_of(model)
-    seen, _ = augmentation_views(preprocessing, chosen_image[None], config, draws=0)
-    files.append(plot_feature_maps(seen[0], maps, os.path.join(out, FEATURE_MAPS_CHART),
-                                   f"{name}: feature maps of {image_label}"))
+        kernel = first_conv_kernel(model)
+        size = "x".join(str(n) for n in kernel.shape[:3])
+        title = f"{name}: conv1's {kernel.shape[-1]} filters ({size})"
+        files.append(plot_filters(kernel, os.path.join(out, FILTERS_CHART), title))
+        maps = feature_maps(model, chosen_image)
+        preprocessing = preprocessing_layers_of(model)
+        seen, _ = augmentation_views(preprocessing, chosen_image[None], config, draws=0)
+        files.append(plot_feature_maps(seen[0], maps, os.path.join(out, FEATURE_MAPS_CHART),
+                                       f"{name}: feature maps of {image_label}"))
 
-    sample = one_per_class(sample_splits(config).train, AUGMENTATION_IMAGES)
-    test_views, train_views = augmentation_views(preprocessing, sample.images, config)
-    files.append(plot_augmentation(sample.images, test_views, train_views, os.path.join(out, AUGMENTATION_CHART),
-                                   f"{config.variant} ({run_dir}): training images as each step sees them"))
+        sample = one_per_class(sample_splits(config).train, AUGMENTATION_IMAGES)
+        test_views, train_views = augmentation_views(preprocessing, sample.images, config)
+        files.append(plot_augmentation(sample.images, test_views, train_views, os.path.join(out, AUGMENTATION_CHART),
+                                       f"{config.variant} ({run_dir}): training images as each step sees them"))
 
-    scores = per_class_scores(matrix, class_names)
-    pairs = most_confused(matrix, class_names)
-    summary = {
-        "run_dir": run_dir,
-        "checkpoint": checkpoint,
-        "tta": config.tta,
-        "test_images": len(test),
-        "test_accuracy": accuracy,
-        "confusion_matrix": matrix.tolist(),
-        "class_names": class_names,
-        "per_class": [dataclasses.asdict(score) for score in scores],
-        "most_confused": [dict(true=t, predicted=p, images=n, share=s) for t, p, n, s in pairs],
-        "galleries": {
-            file_name: [
-                {"index": int(i), "label": class_names[test.labels[i]], "predicted": class_names[predicted[i]],
-                 "probability": float(probabilities[i, predicted[i]]), "loss": float(losses[i])}
-                for i in indices
-            ]
-            for file_name, (indices, _) in galleries.items()
-        },
-        "feature_maps": {"image": image_label, "layers": {n: list(m.shape) for n, m in maps.items()}},
-    }
-    summary["seconds"] = round(time.perf_counter() - started, 1)
-    summary["files"] = [os.path.basename(path) for path in files] + [SUMMARY_FILE, REPORT_FILE]
-    write_json(os.path.join(out, SUMMARY_FILE), summary)
-    write_text(os.path.join(out, REPORT_FILE), report_markdown(summary, scores, pairs, files))
-    summary["out"] = out
-    return summary
+        scores = per_class_scores(matrix, class_names)
+        pairs = most_confused(matrix, class_names)
+        summary = {
+            "run_dir": run_dir,
+            "checkpoint": checkpoint,
+            "tta": config.tta,
+            "test_images": len(test),
+            "test_accuracy": accuracy,
+            "confusion_matrix": matrix.tolist(),
+            "class_names": class_names,
+            "per_class": [dataclasses.asdict(score) for score in scores],
+            "most_confused": [dict(true=t, predicted=p, images=n, share=s) for t, p, n, s in pairs],
+            "galleries": {
+                file_name: [
+                    {"index": int(i), "label": class_names[test.labels[i]], "predicted": class_names[predicted[i]],
+                     "probability": float(probabilities[i, predicted[i]]), "loss": float(losses[i])}
+                    for i in indices
+                ]
+                for file_name, (indices, _) in galleries.items()
+            },
+            "feature_maps": {"image": image_label, "layers": {n: list(m.shape) for n, m in maps.items()}},
+        }
+        summary["seconds"] = round(time.perf_counter() - started, 1)
+        summary["files"] = [os.path.basename(path) for path in files] + [SUMMARY_FILE, REPORT_FILE]
+        write_json(os.path.join(out, SUMMARY_FILE), summary)
+        write_text(os.path.join(out, REPORT_FILE), report_markdown(summary, scores, pairs, files))
+        summary["out"] = out
+        return summary
 
 
 def sample_splits(config: TrainConfig) -> Splits:

@@ -12,6 +12,7 @@ import keras
 from keras_cnn.config import VARIANTS, TrainConfig, resolve_config
 from keras_cnn.errors import ConfigError, DataError, RunDirError
 from keras_cnn.inspection import inspect_run
+from keras_cnn.locks import folder_locks
 from keras_cnn.report import REPORT_FILE, compare
 from keras_cnn.rundir import CONFIG_FILE, METRICS_FILE, changed_settings
 from keras_cnn.training import TrainingDiverged, train_config
@@ -53,38 +54,39 @@ def train_lab(
     """
     shared = dict(limit=limit, seed=seed, mixed_precision=mixed_precision) | _given(batch_size=batch_size, init=init)
     configs, outcomes = lab_configs(variants, data_dir, mnist_dir, epochs, lenet5_epochs, shared, say)
-    _check_existing_runs(out, configs)  # before any training, so a conflict never waits behind hours of it
+    with folder_locks([out, *(os.path.join(out, name) for name in configs)], "--out"):
+        _check_existing_runs(out, configs)  # before any training, so a conflict never waits behind hours of it
 
-    for number, (name, config) in enumerate(configs.items(), 1):
-        run_dir = os.path.join(out, name)
-        tag = f"[{number}/{len(configs)}] {name}"
-        if os.path.exists(os.path.join(run_dir, METRICS_FILE)):
-            say(f"{tag}: already finished in {run_dir}, skipped")
-            outcomes[name] = "finished"
-            continue
-        resuming = os.path.exists(os.path.join(run_dir, CONFIG_FILE))
-        say(f"{tag}: {'resuming' if resuming else 'training'} into {run_dir}")
-        keras.backend.clear_session()  # free the previous variant's model and start from a fresh state
-        try:
-            train_config(config, run_dir=run_dir, verbose=verbose, tensorboard=tensorboard,
-                         tensorboard_histograms=tensorboard_histograms)
-            outcomes[name] = "resumed" if resuming else "trained"
-        except TrainingDiverged as error:
-            say(f"{tag}: {error}; going on with the next variant")
-            outcomes[name] = "diverged"
-
-    # The report covers every lab run in `out`, also those of earlier calls with other --variants.
-    run_dirs = [os.path.join(out, name) for name in VARIANTS if os.path.exists(os.path.join(out, name, CONFIG_FILE))]
-    if inspect:
-        for run_dir in run_dirs:
+        for number, (name, config) in enumerate(configs.items(), 1):
+            run_dir = os.path.join(out, name)
+            tag = f"[{number}/{len(configs)}] {name}"
             if os.path.exists(os.path.join(run_dir, METRICS_FILE)):
-                keras.backend.clear_session()
-                summary = inspect_run(run_dir)
-                say(f"inspected {run_dir}: {summary['test_accuracy']:.2%}, pictures in {summary['out']}")
-    compare(run_dirs, out, say=say)
-    counts = ", ".join(f"{list(outcomes.values()).count(o)} {o}" for o in dict.fromkeys(outcomes.values()))
-    say(f"Lab done ({counts}); report: {os.path.join(out, REPORT_FILE)}")
-    return outcomes
+                say(f"{tag}: already finished in {run_dir}, skipped")
+                outcomes[name] = "finished"
+                continue
+            resuming = os.path.exists(os.path.join(run_dir, CONFIG_FILE))
+            say(f"{tag}: {'resuming' if resuming else 'training'} into {run_dir}")
+            keras.backend.clear_session()  # free the previous variant's model and start from a fresh state
+            try:
+                train_config(config, run_dir=run_dir, verbose=verbose, tensorboard=tensorboard,
+                             tensorboard_histograms=tensorboard_histograms)
+                outcomes[name] = "resumed" if resuming else "trained"
+            except TrainingDiverged as error:
+                say(f"{tag}: {error}; going on with the next variant")
+                outcomes[name] = "diverged"
+
+        # The report covers every lab run in `out`, also those of earlier calls with other --variants.
+        run_dirs = [os.path.join(out, name) for name in VARIANTS if os.path.exists(os.path.join(out, name, CONFIG_FILE))]
+        if inspect:
+            for run_dir in run_dirs:
+                if os.path.exists(os.path.join(run_dir, METRICS_FILE)):
+                    keras.backend.clear_session()
+                    summary = inspect_run(run_dir)
+                    say(f"inspected {run_dir}: {summary['test_accuracy']:.2%}, pictures in {summary['out']}")
+        compare(run_dirs, out, say=say)
+        counts = ", ".join(f"{list(outcomes.values()).count(o)} {o}" for o in dict.fromkeys(outcomes.values()))
+        say(f"Lab done ({counts}); report: {os.path.join(out, REPORT_FILE)}")
+        return outcomes
 
 
 def lab_configs(

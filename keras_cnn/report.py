@@ -20,6 +20,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from keras_cnn.config import VARIANTS, recorded_settings  # noqa: E402
 from keras_cnn.errors import KerasCnnError  # noqa: E402
+from keras_cnn.locks import folder_lock
 from keras_cnn.files import TMP_PREFIX, atomic_write, read_json, write_text  # noqa: E402
 from keras_cnn.history import read_history, summarize  # noqa: E402
 from keras_cnn.rundir import CONFIG_FILE, HISTORY_FILE, INSPECT_FOLDER, METRICS_FILE  # noqa: E402
@@ -132,23 +133,24 @@ def compare(run_dirs: list[str], out: str | None = None, say=print) -> list[str]
     if not runs:
         raise NotARun(f"nothing to compare: no finished run among {' '.join(run_dirs)}")
     out = out or os.path.commonpath([os.path.dirname(os.path.abspath(run.path)) for run in runs])
-    os.makedirs(out, exist_ok=True)
+    with folder_lock(out, "--out"):
+        os.makedirs(out, exist_ok=True)
 
-    labels = run_labels(runs)
-    colors = run_colors([run.variant for run in runs])
-    written = [
-        plot_test_accuracy(runs, labels, colors, os.path.join(out, TEST_ACCURACY_CHART)),
-        plot_train_vs_test(runs, labels, colors, os.path.join(out, TRAIN_VS_TEST_CHART)),
-    ]
-    learning_rate_path = os.path.join(out, LEARNING_RATE_CHART)
-    if any(len({lr for lr in run.column("learning_rate") if math.isfinite(lr)}) > 1 for run in runs):
-        written.append(plot_learning_rate(runs, labels, colors, learning_rate_path))
-    elif os.path.exists(learning_rate_path):
-        os.remove(learning_rate_path)  # from an earlier comparison; the report no longer refers to it
-    charts = [os.path.basename(path) for path in written]
-    report_path = os.path.join(out, REPORT_FILE)
-    write_text(report_path, report_markdown(runs, labels, charts, skipped, run_dirs, out))
-    return [report_path, *written]
+        labels = run_labels(runs)
+        colors = run_colors([run.variant for run in runs])
+        written = [
+            plot_test_accuracy(runs, labels, colors, os.path.join(out, TEST_ACCURACY_CHART)),
+            plot_train_vs_test(runs, labels, colors, os.path.join(out, TRAIN_VS_TEST_CHART)),
+        ]
+        learning_rate_path = os.path.join(out, LEARNING_RATE_CHART)
+        if any(len({lr for lr in run.column("learning_rate") if math.isfinite(lr)}) > 1 for run in runs):
+            written.append(plot_learning_rate(runs, labels, colors, learning_rate_path))
+        elif os.path.exists(learning_rate_path):
+            os.remove(learning_rate_path)  # from an earlier comparison; the report no longer refers to it
+        charts = [os.path.basename(path) for path in written]
+        report_path = os.path.join(out, REPORT_FILE)
+        write_text(report_path, report_markdown(runs, labels, charts, skipped, run_dirs, out))
+        return [report_path, *written]
 
 
 def run_labels(runs: list[Run]) -> list[str]:

@@ -7,10 +7,12 @@ unfinished run directory resumes it from the last finished epoch, with everythin
 the next epoch restored (`TrainingState`), so that it ends as an uninterrupted run would.
 """
 
+import contextlib
 import datetime
 import math
 import os
 import platform
+import shutil
 import sys
 from typing import NamedTuple
 
@@ -22,8 +24,9 @@ from keras_cnn import __version__
 from keras_cnn.callbacks import Checkpoints, EpochTimer, EvaluateTrainSet, HistoryCSV, TrainingState
 from keras_cnn.config import DATASET_SHAPES, LAB_MEAN, LAB_STD, TrainConfig, resolve_config
 from keras_cnn.errors import KerasCnnError
-from keras_cnn.files import read_json, write_json
+from keras_cnn.files import NO_SPACE, WriteError, read_json, write_json
 from keras_cnn.history import read_history, summarize
+from keras_cnn.locks import folder_lock
 from keras_cnn.models import build_model, compute_dtype
 from keras_cnn.optimization import (  # noqa: F401  (learning_rate_callback: part of this module's API)
     PER_EPOCH_SCHEDULES,
@@ -86,11 +89,21 @@ def train_config(
     tensorboard: bool = True,
     tensorboard_histograms: bool = False,
 ) -> TrainResult:
-    """`train` for a resolved `TrainConfig`."""
+    """`train` for a resolved `TrainConfig`.
+
+    The run folder is locked while training (by the chief of a multi-worker run): a second
+    process that would write it is refused with `FolderInUse`.
+    """
     run_dir = run_dir or default_run_dir(config)
+    chief = worker_index() == 0  # only the chief of a multi-worker run writes the run's files
+    with folder_lock(run_dir) if chief else contextlib.nullcontext():
+        return _train(config, run_dir, overwrite, verbose, tensorboard, tensorboard_histograms, chief)
+
+
+def _train(config: TrainConfig, run_dir: str, overwrite: bool, verbose, tensorboard: bool,
+           tensorboard_histograms: bool, chief: bool) -> TrainResult:
     verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
     strategy = make_strategy(config)  # first: multi-worker needs it before other TensorFlow work
-    chief = worker_index() == 0  # only the chief of a multi-worker run writes the run's files
     say = print if verbose and chief else (lambda *args: None)
     resuming = prepare_run_dir(run_dir, config, overwrite) if chief else os.makedirs(run_dir, exist_ok=True) or False
 
@@ -129,7 +142,8 @@ def train_config(
         f"{held_out}{len(splits.test)} test images, {len(splits.class_names)} classes, "
         f"{sum(int(np.prod(w.shape)) for w in model.trainable_weights):,} trainable weights; "
         f"{config.epochs} epoch{'s' if config.epochs != 1 else ''} into {run_dir}"
-        + (f"; {first_epoch} done, going on from epoch {first_epoch + 1}" if first_epoch else "")
+        + (f"; all {first_epoch} done, writing the run's last files" if first_epoch == config.epochs
+           else f"; {first_epoch} done, going on from epoch {first_epoch + 1}" if first_epoch else "")
         + (f"; {strategy.num_replicas_in_sync} replicas, global batch {scaled.batch_size}, lr {scaled.lr:g}"
            if strategy.num_replicas_in_sync > 1 else "")
     )
@@ -137,37 +151,34 @@ def train_config(
         say(note)
     if hint := speed_hint(config):
         say(hint)
-    history = model.fit(
-        train_dataset(splits.train, scaled.batch_size, config.seed, one_hot, first_epoch, config.epochs),
-        steps_per_epoch=steps_per_epoch(len(splits.train), scaled.batch_size),
-        validation_data=eval_dataset(splits.val if splits.val is not None else splits.test, scaled.batch_size, one_hot),
-        epochs=config.epochs,
-        initial_epoch=first_epoch,
-        callbacks=callbacks,
-        shuffle=False,  # the pipeline orders each epoch
-        verbose=verbose if chief else 0,
-    )
-    test_data = eval_dataset(splits.test, scaled.batch_size, one_hot)
-    # On every worker: evaluating a distributed model is a collective operation.
-    final_test = model.evaluate(test_data, verbose=0, return_dict=True) if splits.val is not None else None
+    disk = DiskNeed(config, model, run_dir, chooses_best=evaluated == "val")
+    if chief and (warning := disk.warning()):
+        say(warning)
+    try:
+        history = model.fit(
+            train_dataset(splits.train, scaled.batch_size, config.seed, one_hot, first_epoch, config.epochs),
+            steps_per_epoch=steps_per_epoch(len(splits.train), scaled.batch_size),
+            validation_data=eval_dataset(splits.test if splits.val is None else splits.val, scaled.batch_size,
+                                         one_hot),
+            epochs=config.epochs,
+            initial_epoch=first_epoch,
+            callbacks=callbacks,
+            shuffle=False,  # the pipeline orders each epoch
+            verbose=verbose if chief else 0,
+        )
+        test_data = eval_dataset(splits.test, scaled.batch_size, one_hot)
+        # On every worker: evaluating a distributed model is a collective operation.
+        final_test = model.evaluate(test_data, verbose=0, return_dict=True) if splits.val is not None else None
+        if chief:
+            rows, metrics = write_results(model, scaled, run_dir, evaluated, splits, test_data, final_test)
+    except WriteError as error:
+        raise disk.explained(error, resumes_at=state.epochs_done() + 1, epochs=config.epochs) from error
+    state.remove()  # only now: a run that failed to write its results resumes to write them
     if "TF_CONFIG" in os.environ:
         remove_empty_folder(os.path.join(run_dir, BACKUP_FOLDER))  # each worker has removed its own state
     if not chief:
         return TrainResult(history, run_dir)
 
-    rows = read_history(os.path.join(run_dir, HISTORY_FILE))
-    metrics = summarize(rows, split=evaluated)
-    if config.tta != "none" and config.strategy == "default":
-        metrics["final_test_accuracy_single_view"] = single_view_accuracy(model, scaled, len(splits.class_names), test_data)
-    if final_test is not None:
-        best_test = keras.saving.load_model(os.path.join(run_dir, "best.keras")).evaluate(test_data, verbose=0, return_dict=True)
-        metrics |= {
-            "final_test_accuracy": final_test["accuracy"],
-            "final_test_loss": final_test["loss"],
-            "best_test_accuracy": best_test["accuracy"],
-        }
-    write_json(os.path.join(run_dir, METRICS_FILE), metrics)
-    plot_curves(rows, os.path.join(run_dir, "curves.png"), title=f"{config.variant} ({run_dir})")
     if not np.isfinite(rows[-1]["loss"]):
         raise TrainingDiverged(
             f"training diverged: the loss became {rows[-1]['loss']} in epoch {rows[-1]['epoch']}; lower --lr "
@@ -186,6 +197,79 @@ def train_config(
         f"in {metrics['wall_seconds'] / 60:.1f} min; results in {run_dir}"
     )
     return TrainResult(history, run_dir)
+
+
+class DiskNeed:
+    """The space a run's files take, to warn before a run that will not fit and to explain a full disk.
+
+    Every epoch rewrites last.keras (and best.keras, with a validation split) and the resume state,
+    each about the size of the weights and the optimizer's slots. Each is written beside the old one
+    before it replaces it, so the run needs one more of them free while writing.
+    """
+
+    EPOCHS_WARNED = 3  # warn when the free space is less than this many epochs' writes
+
+    def __init__(self, config: TrainConfig, model: keras.Model, run_dir: str, chooses_best: bool):
+        slots = {"sgd": 1 if config.momentum else 0, "adam": 2, "adamw": 2, "rmsprop": 2 if config.momentum else 1}
+        self.checkpoint = float32_bytes(model.weights) + slots[config.optimizer] * float32_bytes(model.trainable_weights)
+        self.files = 3 if chooses_best else 2
+        self.run_dir = run_dir
+
+    def needed(self) -> float:
+        """Bytes the run's checkpoint files take, with the copy being written."""
+        return (self.files + 1) * self.checkpoint
+
+    def free(self) -> int:
+        return shutil.disk_usage(self.run_dir).free
+
+    def warning(self) -> str | None:
+        """A line when the free space is less than a few epochs' writes."""
+        if self.free() >= self.EPOCHS_WARNED * self.files * self.checkpoint:
+            return None
+        return f"warning: only {megabytes(self.free())} free where {self.run_dir} is: {self._need()}"
+
+    def explained(self, error: WriteError, resumes_at: int, epochs: int) -> WriteError:
+        """`error` with, for no space, what the run needs; and how to go on."""
+        if resumes_at > epochs:
+            go_on = "rerun the same command: its epochs are done, it writes the run's last files"
+        else:
+            go_on = f"rerun the same command: it {'resumes from' if resumes_at > 1 else 'starts at'} epoch {resumes_at}"
+        if error.errno not in NO_SPACE:
+            return WriteError(error.errno, f"{error}; fix that, then {go_on}")
+        return WriteError(error.errno, f"{error}: {self._need()}; free space, then {go_on}")
+
+    def _need(self) -> str:
+        files = f"last.keras{', best.keras' if self.files == 3 else ''} and the resume state"
+        return (f"this run needs {megabytes(self.needed())} ({files}, {megabytes(self.checkpoint)} each, rewritten "
+                f"every epoch, and one more while writing)")
+
+
+def float32_bytes(variables: list) -> int:
+    return sum(4 * int(np.prod(variable.shape)) for variable in variables)
+
+
+def megabytes(size: float) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+def write_results(model: keras.Sequential, config: TrainConfig, run_dir: str, evaluated: str, splits: Splits,
+                  test_data, final_test: dict | None) -> tuple[list[dict], dict]:
+    """curves.png, then metrics.json (which marks the run finished); the history rows and the metrics."""
+    rows = read_history(os.path.join(run_dir, HISTORY_FILE))
+    metrics = summarize(rows, split=evaluated)
+    if config.tta != "none" and config.strategy == "default":
+        metrics["final_test_accuracy_single_view"] = single_view_accuracy(model, config, len(splits.class_names),
+                                                                          test_data)
+    if final_test is not None:
+        best = keras.saving.load_model(os.path.join(run_dir, "best.keras"))
+        metrics |= {
+            "final_test_accuracy": final_test["accuracy"],
+            "final_test_loss": final_test["loss"],
+            "best_test_accuracy": best.evaluate(test_data, verbose=0, return_dict=True)["accuracy"],
+        }
+    plot_curves(rows, os.path.join(run_dir, "curves.png"), title=f"{config.variant} ({run_dir})")
+    write_json(os.path.join(run_dir, METRICS_FILE), metrics)
+    return rows, metrics
 
 
 def single_view_accuracy(model: keras.Sequential, config: TrainConfig, num_classes: int, test_data) -> float:

@@ -10,6 +10,7 @@ search is keras-tuner's chief/worker mode (KERASTUNER_TUNER_ID, KERASTUNER_ORACL
 KERASTUNER_ORACLE_PORT): the chief hands out trials and writes the reports, workers train.
 """
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -25,6 +26,7 @@ import keras_tuner
 from keras_cnn.config import TrainConfig, resolve_config
 from keras_cnn.errors import ConfigError, KerasCnnError, RunDirError
 from keras_cnn.files import read_json, write_json
+from keras_cnn.locks import folder_lock
 from keras_cnn.optimization import uses_soft_labels
 from keras_cnn.search_space import SEARCHABLE, TUNERS, FloatRange, Space, search_space
 from keras_cnn.rundir import TENSORBOARD_FOLDER, retrain_run_dir
@@ -109,31 +111,33 @@ def tune(
         "space": {name: spec.to_dict() if isinstance(spec, FloatRange) else list(spec) for name, spec in space.items()},
         "config": base.to_dict(),
     }
-    prepare_out(out, record, overwrite=overwrite and role != "worker")
-    verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
+    with folder_lock(out, "--out") if role != "worker" else contextlib.nullcontext():
+        prepare_out(out, record, overwrite=overwrite and role != "worker")
+        verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
 
-    logging.getLogger("tensorflow").addFilter(NO_RETRACING_WARNING)  # adding the same filter twice is a no-op
-    keras.utils.set_random_seed(base.seed)
-    splits = load_data(base)
-    hypermodel = CnnHyperModel(base, space, splits)
-    kt_tuner = make_tuner(tuner, hypermodel, base, max_trials, out)
-    print(start_line(role, tuner, base, splits, space, max_trials, out), flush=True)
-    for note in splits.notes:
-        print(note, flush=True)
-    stopped = None
-    try:
-        # keras-tuner gives each trial a copy of the TensorBoard callback, logging into tensorboard/<trial>/
-        # with the trial's values for TensorBoard's HParams tab.
-        logs = [tensorboard_callback(os.path.join(out, TENSORBOARD_FOLDER), tensorboard_histograms)] if tensorboard else []
-        kt_tuner.search(epochs=base.epochs, verbose=verbose, callbacks=logs)
-    except RuntimeError as error:  # keras-tuner's stop after max_consecutive_failed_trials
-        if not str(error).startswith("Number of consecutive failures"):
-            raise
-        stopped = error
+        logging.getLogger("tensorflow").addFilter(NO_RETRACING_WARNING)  # adding the same filter twice is a no-op
+        keras.utils.set_random_seed(base.seed)
+        splits = load_data(base)
+        hypermodel = CnnHyperModel(base, space, splits)
+        kt_tuner = make_tuner(tuner, hypermodel, base, max_trials, out)
+        print(start_line(role, tuner, base, splits, space, max_trials, out), flush=True)
+        for note in splits.notes:
+            print(note, flush=True)
+        stopped = None
+        try:
+            # keras-tuner gives each trial a copy of the TensorBoard callback, logging into tensorboard/<trial>/
+            # with the trial's values for TensorBoard's HParams tab.
+            logs = [tensorboard_callback(os.path.join(out, TENSORBOARD_FOLDER), tensorboard_histograms)
+                    ] if tensorboard else []
+            kt_tuner.search(epochs=base.epochs, verbose=verbose, callbacks=logs)
+        except RuntimeError as error:  # keras-tuner's stop after max_consecutive_failed_trials
+            if not str(error).startswith("Number of consecutive failures"):
+                raise
+            stopped = error
 
-    if role == "worker":
-        return finish_worker(kt_tuner)
-    return finish_search(kt_tuner, base, space, record, splits, out, stopped)
+        if role == "worker":
+            return finish_worker(kt_tuner)
+        return finish_search(kt_tuner, base, space, record, splits, out, stopped)
 
 
 def finish_search(kt_tuner, base: TrainConfig, space: Space, record: dict, splits, out: str, stopped) -> TuneResult:

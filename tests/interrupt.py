@@ -3,6 +3,7 @@
     python tests/interrupt.py --kill-after-epoch 2 -- train --variant bn ...   # between epochs 2 and 3
     python tests/interrupt.py --kill-after-step 7 -- train --variant bn ...    # in the middle of an epoch
     python tests/interrupt.py --interrupt-after-step 7 -- lab ...              # Ctrl-C (SIGINT) instead
+    python tests/interrupt.py --hold-after-epoch 1 -- train ...    # print "holding", then wait to be killed
 
 SIGKILL ends the process at once, as `kill -9` does: no Python cleanup, no exception handler, files
 left as they are. The point is reached through Keras' own callback hooks, so the product's code
@@ -13,6 +14,7 @@ import argparse
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -32,6 +34,8 @@ def main() -> int:
     point.add_argument("--kill-after-epoch", type=int, metavar="N", help="SIGKILL once epoch N (from 1) is saved")
     point.add_argument("--kill-after-step", type=int, metavar="N", help="SIGKILL after the N-th training step")
     point.add_argument("--interrupt-after-step", type=int, metavar="N", help="SIGINT (Ctrl-C) after the N-th training step")
+    point.add_argument("--hold-after-epoch", type=int, metavar="N",
+                       help="once epoch N is saved, print 'holding' and wait (a run still at work, its folder locked)")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the arguments of train_keras.py")
     args = parser.parse_args()
     # A terminal's Ctrl-C reaches Python's handler; a process started in the background of a non-interactive
@@ -45,6 +49,9 @@ def main() -> int:
         on_epoch_end(self, epoch, logs)  # every callback has run: the epoch is saved
         if args.kill_after_epoch == epoch + 1:
             os.kill(os.getpid(), signal.SIGKILL)
+        if args.hold_after_epoch == epoch + 1:
+            print("holding", flush=True)
+            time.sleep(600)
 
     def train_batch_end(self, batch, logs=None):
         on_train_batch_end(self, batch, logs)
