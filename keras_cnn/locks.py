@@ -3,9 +3,10 @@
 The lock is an OS lock (`fcntl.flock`) on a small file beside the folder, `<parent>/.<name>.lock`:
 the operating system releases it when its process ends, however it ends (`kill -9` included), so
 no stale lock ever blocks a rerun. Beside the folder and not in it, because `--overwrite` deletes
-the folder, and the file is kept after use, because deleting a lock file lets two processes lock
-two different files of the same name. It holds the holder's pid, host and start time, for the
-message the next process prints. A process may take the same lock again (`lab` holds its
+the folder. The holder deletes the file before it lets go, and a process that locks a file checks
+that it is still the one at that path (else it starts again), so two processes never hold two files
+of the same name; a killed holder leaves the file, unlocked, for the next one. It holds the
+holder's pid, host and start time, for the message the next process prints. A process may take the same lock again (`lab` holds its
 variants' folders while `train` writes each), and it is released when the outermost holder ends.
 """
 
@@ -57,25 +58,38 @@ def folder_lock(folder: str, what: str = "--run-dir") -> Iterator[None]:
             _held[path] = (descriptor, _held[path][1] - 1)
         return
 
-    with writing(folder):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = _read_holder(descriptor)
-        os.close(descriptor)
-        raise FolderInUse(
-            f"{folder} is in use by another process ({holder}): wait for it to finish, or choose another {what}"
-        ) from None
+    descriptor = _acquire(path, folder, what)
     _write_holder(descriptor)
     _held[path] = (descriptor, 1)
     try:
         yield
     finally:
         del _held[path]
-        os.ftruncate(descriptor, 0)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # while still locked: a process that opened this file finds it gone and starts again
         os.close(descriptor)  # closing releases the lock
+
+
+def _acquire(path: str, folder: str, what: str) -> int:
+    """A descriptor of the lock file at `path`, locked by this process."""
+    while True:
+        with writing(folder):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(descriptor)
+            os.close(descriptor)
+            raise FolderInUse(
+                f"{folder} is in use by another process ({holder}): wait for it to finish, or choose another {what}"
+            ) from None
+        try:
+            if os.stat(path).st_ino == os.fstat(descriptor).st_ino:
+                return descriptor
+        except FileNotFoundError:
+            pass
+        os.close(descriptor)  # the holder removed this file as we opened it: lock the new one
 
 
 @contextlib.contextmanager

@@ -94,6 +94,7 @@ def test_the_lock_is_beside_the_folder_reentrant_in_a_process_and_released(tmp_p
         refused = subprocess.run(probe, capture_output=True, text=True, cwd=REPO, timeout=120)
         assert refused.returncode == 1 and FolderInUse.__name__ in refused.stderr, refused.stderr
         assert f"pid {os.getpid()} on " in refused.stderr
+    assert not Path(lock_path(str(folder))).exists()  # released: nothing left beside the folder
     released = subprocess.run(probe, capture_output=True, text=True, cwd=REPO, timeout=120)
     assert released.returncode == 3, released.stderr
 
