@@ -145,8 +145,9 @@ class TrainingState(keras.callbacks.Callback):
     optimizer state (step count, momentum, learning rate) and the seed generators' states; it is
     written under a temporary name and renamed, so a crash leaves the previous epoch's state whole.
     The data order, the other random stream, is a function of the epoch (`train_dataset`): start
-    the dataset and `fit(initial_epoch=...)` at `epochs_done()`. `remove` deletes the folder once the
-    run's results are written.
+    the dataset and `fit(initial_epoch=...)` at `epochs_done()`. The last epoch's state stays after
+    training: a run that failed to write its results resumes to write them, and a rerun with more
+    epochs extends the run from it.
     """
 
     WEIGHTS, STATE = "weights.weights.h5", "state.json"
@@ -192,10 +193,6 @@ class TrainingState(keras.callbacks.Callback):
         for old in os.listdir(self.folder):  # the previous epochs' states, and leftovers of interrupted writes
             if old != name:
                 shutil.rmtree(os.path.join(self.folder, old), ignore_errors=True)
-
-    def remove(self) -> None:
-        """Delete the saved state: once the run's results are written, nothing needs it."""
-        shutil.rmtree(self.folder, ignore_errors=True)
 
     def _saved(self) -> str | None:
         names = sorted(name for name in os.listdir(self.folder) if name.startswith("epoch-")) if os.path.isdir(self.folder) else []

@@ -20,6 +20,7 @@ AUGMENTATIONS = ("crop28", "pad-crop32", "flip", "cutout", "mixup", "cutmix", "c
 WHITENINGS = ("none", "zca")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("exp", "step", "cosine", "warmup-cosine", "onecycle")
+PER_EPOCH_SCHEDULES = ("exp", "step")  # an epoch's rate does not depend on the number of epochs: a run can be extended
 JIT_MODES = ("auto", "on", "off")
 STRATEGIES = ("default", "mirrored", "multi-worker")
 TTA_MODES = ("none", "flip", "flip-translate")

@@ -14,7 +14,7 @@ from keras_cnn.errors import ConfigError, DataError, RunDirError
 from keras_cnn.inspection import inspect_run
 from keras_cnn.locks import folder_locks
 from keras_cnn.report import REPORT_FILE, compare
-from keras_cnn.rundir import CONFIG_FILE, METRICS_FILE, changed_settings
+from keras_cnn.rundir import CONFIG_FILE, METRICS_FILE, changed_settings, is_longer
 from keras_cnn.training import TrainingDiverged, train_config
 
 # The lab's own sequence; variants beyond it (e.g. "best") run with --variants.
@@ -60,12 +60,14 @@ def train_lab(
         for number, (name, config) in enumerate(configs.items(), 1):
             run_dir = os.path.join(out, name)
             tag = f"[{number}/{len(configs)}] {name}"
-            if os.path.exists(os.path.join(run_dir, METRICS_FILE)):
+            resuming = os.path.exists(os.path.join(run_dir, CONFIG_FILE))
+            longer = resuming and is_longer(run_dir, config)
+            if os.path.exists(os.path.join(run_dir, METRICS_FILE)) and not longer:
                 say(f"{tag}: already finished in {run_dir}, skipped")
                 outcomes[name] = "finished"
                 continue
-            resuming = os.path.exists(os.path.join(run_dir, CONFIG_FILE))
-            say(f"{tag}: {'resuming' if resuming else 'training'} into {run_dir}")
+            say(f"{tag}: extending {run_dir} to {config.epochs} epochs" if longer else
+                f"{tag}: {'resuming' if resuming else 'training'} into {run_dir}")
             keras.backend.clear_session()  # free the previous variant's model and start from a fresh state
             try:
                 train_config(config, run_dir=run_dir, verbose=verbose, tensorboard=tensorboard,
@@ -143,7 +145,7 @@ def _check_existing_runs(out: str, configs: dict[str, TrainConfig]) -> None:
         if not os.path.exists(os.path.join(run_dir, CONFIG_FILE)):
             continue
         changed = changed_settings(run_dir, config)
-        if changed:
+        if changed and not is_longer(run_dir, config):  # a longer run of the same settings is extended
             state = "finished" if os.path.exists(os.path.join(run_dir, METRICS_FILE)) else "unfinished"
             raise RunDirError(
                 f"{run_dir} holds a {state} run with other settings ({'; '.join(changed)}): rerun lab with the "

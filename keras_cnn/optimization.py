@@ -11,9 +11,8 @@ import math
 import keras
 from keras import ops
 
-from keras_cnn.config import TrainConfig
+from keras_cnn.config import PER_EPOCH_SCHEDULES, TrainConfig
 
-PER_EPOCH_SCHEDULES = ("exp", "step")
 NO_WEIGHT_DECAY = ["bias", "gamma", "beta"]  # decay the conv and dense kernels only
 
 

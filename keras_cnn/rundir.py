@@ -1,17 +1,18 @@
-"""Run directories: a new run, the resumption of an unfinished one, and never a silent overwrite."""
+"""Run directories: a new run, the resumption of an unfinished one, a longer run of a finished one, and never a silent overwrite."""
 
+import datetime
 import os
 import shutil
 
-from keras_cnn.config import TrainConfig, recorded_settings
+from keras_cnn.config import PER_EPOCH_SCHEDULES, TrainConfig, recorded_settings
 from keras_cnn.errors import RunDirError
-from keras_cnn.files import read_json, remove_leftovers
+from keras_cnn.files import read_json, remove_leftovers, write_json
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
 TENSORBOARD_FOLDER = "tensorboard"  # tensorboard --logdir runs shows every run
-BACKUP_FOLDER = "backup"  # TrainingState's folder; removed when training finishes
+BACKUP_FOLDER = "backup"  # TrainingState's folder: the last epoch's state, kept to resume or extend the run
 INSPECT_FOLDER = "inspect"  # `inspect`'s pictures and report.md
 
 
@@ -31,8 +32,9 @@ def retrain_run_dir(search_out: str) -> str:
 def prepare_run_dir(run_dir: str, config: TrainConfig, overwrite: bool = False) -> bool:
     """Create `run_dir` for a new run, or check that it holds an unfinished run of `config`.
 
-    Returns True when the run resumes. A finished run, or one with other settings, is only
-    replaced with `overwrite`; a folder that is not a run directory is never touched.
+    Returns True when the run resumes. A run asked for more epochs than it has (finished or not) is
+    extended, where its schedule allows it (`extend`). A finished run, or one with other settings,
+    is only replaced with `overwrite`; a folder that is not a run directory is never touched.
     """
     if os.path.isfile(run_dir):
         raise RunDirError(f"--run-dir {run_dir} is a file: choose a folder")
@@ -46,10 +48,16 @@ def prepare_run_dir(run_dir: str, config: TrainConfig, overwrite: bool = False) 
         shutil.rmtree(run_dir)
         os.makedirs(run_dir)
         return False
-    if os.path.exists(os.path.join(run_dir, METRICS_FILE)):
-        raise RunDirError(f"{run_dir} holds a finished run: pass --overwrite to train it again, or --run-dir for a new one")
+    finished = os.path.exists(os.path.join(run_dir, METRICS_FILE))
     changed = changed_settings(run_dir, config)
-    if changed:
+    if is_longer(run_dir, config):
+        extend(run_dir, config)
+    elif finished:
+        raise RunDirError(
+            f"{run_dir} holds a finished run: pass --overwrite to train it again, --epochs more than its "
+            f"{stored_settings(run_dir).get('epochs')} to extend it, or --run-dir for a new one"
+        )
+    elif changed:
         raise RunDirError(
             f"{run_dir} holds an unfinished run with other settings ({'; '.join(changed)}): rerun with its settings "
             f"to resume it, or pass --overwrite or a new --run-dir"
@@ -58,7 +66,47 @@ def prepare_run_dir(run_dir: str, config: TrainConfig, overwrite: bool = False) 
     return True
 
 
+def is_longer(run_dir: str, config: TrainConfig) -> bool:
+    """Whether `config` is the run in `run_dir` with more epochs; raise when such a run cannot be extended exactly."""
+    stored = stored_settings(run_dir)
+    if [name for name, value in config.to_dict().items() if stored.get(name) != value] != ["epochs"]:
+        return False
+    if config.epochs <= stored["epochs"]:
+        return False
+    if config.schedule not in PER_EPOCH_SCHEDULES:
+        raise RunDirError(
+            f"{run_dir} holds a run of {stored['epochs']} epochs whose {config.schedule} schedule depends on the number "
+            f"of epochs: going on to {config.epochs} would not be the run trained {config.epochs} epochs from the "
+            f"start; pass --overwrite to train it again, or --run-dir for a new one"
+        )
+    if os.path.exists(os.path.join(run_dir, METRICS_FILE)) and not os.path.isdir(os.path.join(run_dir, BACKUP_FOLDER)):
+        raise RunDirError(
+            f"{run_dir} holds a finished run without its final training state (made before keras-cnn 0.3 kept it), "
+            f"so it cannot be extended exactly: pass --overwrite to train it again, or --run-dir for a new one"
+        )
+    return True
+
+
+def extend(run_dir: str, config: TrainConfig) -> None:
+    """Make the run in `run_dir` a run of `config.epochs`: unfinished again, its config.json saying so."""
+    metrics = os.path.join(run_dir, METRICS_FILE)
+    if os.path.exists(metrics):
+        os.remove(metrics)  # first: a crash before config.json is rewritten leaves an unfinished, shorter run
+    record = read_json(os.path.join(run_dir, CONFIG_FILE))
+    record.setdefault("extended", []).append({
+        "from_epochs": record["config"]["epochs"],
+        "to_epochs": config.epochs,
+        "at": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+    })
+    record["config"]["epochs"] = config.epochs
+    write_json(os.path.join(run_dir, CONFIG_FILE), record)
+
+
+def stored_settings(run_dir: str) -> dict:
+    return recorded_settings(read_json(os.path.join(run_dir, CONFIG_FILE)).get("config", {}))
+
+
 def changed_settings(run_dir: str, config: TrainConfig) -> list[str]:
     """The settings of the run in `run_dir` that `config` changes, as "name old -> new"."""
-    stored = recorded_settings(read_json(os.path.join(run_dir, CONFIG_FILE)).get("config", {}))
+    stored = stored_settings(run_dir)
     return [f"{name} {stored.get(name)!r} -> {value!r}" for name, value in config.to_dict().items() if stored.get(name) != value]

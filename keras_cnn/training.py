@@ -173,9 +173,6 @@ def _train(config: TrainConfig, run_dir: str, overwrite: bool, verbose, tensorbo
             rows, metrics = write_results(model, scaled, run_dir, evaluated, splits, test_data, final_test)
     except WriteError as error:
         raise disk.explained(error, resumes_at=state.epochs_done() + 1, epochs=config.epochs) from error
-    state.remove()  # only now: a run that failed to write its results resumes to write them
-    if "TF_CONFIG" in os.environ:
-        remove_empty_folder(os.path.join(run_dir, BACKUP_FOLDER))  # each worker has removed its own state
     if not chief:
         return TrainResult(history, run_dir)
 
@@ -347,14 +344,6 @@ def compiled_model(
     loss, metrics = loss_and_metrics(config, num_classes)
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_setting(config))
     return model
-
-
-def remove_empty_folder(folder: str) -> None:
-    """Remove `folder` if it is empty (the backup folder after training); another worker may still use it."""
-    try:
-        os.rmdir(folder)
-    except OSError:
-        pass
 
 
 def run_record(config: TrainConfig, data: dict, norm_stats) -> dict:

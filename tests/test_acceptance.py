@@ -109,7 +109,7 @@ def assert_same_run(resumed: Path, uninterrupted: Path) -> None:
     assert checkpoints == sorted(path.name for path in resumed.glob("*.keras")) and "last.keras" in checkpoints
     for name in checkpoints:
         assert max_weight_difference(resumed / name, uninterrupted / name) == 0.0, name
-    assert not (resumed / "backup").exists()
+    assert [path.name for path in (resumed / "backup").iterdir()] == ["epoch-0003"]  # the last epoch's state only
 
 
 @pytest.fixture(scope="module")
@@ -217,8 +217,10 @@ def test_every_variant_trains_and_writes_every_run_file(runs):
         files = {path.name for path in run_dir.iterdir()}
         assert {"config.json", "history.csv", "last.keras", "curves.png", "metrics.json"} <= files, variant
         assert "best.keras" not in files, variant  # no validation split: the test split chooses no epoch
-        assert "backup" not in files and not [name for name in files if name.startswith(".tmp-")]
-        assert len(history_without_timings(run_dir)) == (3 if run_dir.parent.name == "runs" else 1)
+        assert not [name for name in files if name.startswith(".tmp-")]
+        epochs = 3 if run_dir.parent.name == "runs" else 1
+        assert len(history_without_timings(run_dir)) == epochs
+        assert [path.name for path in (run_dir / "backup").iterdir()] == [f"epoch-{epochs:04d}"], variant
         assert json.loads((run_dir / "config.json").read_text())["versions"]["keras_cnn"]
         epochs = list(range(len(history_without_timings(run_dir))))  # TensorBoard's steps: epochs from 0
         logged = tensorboard_without_timings(run_dir / "tensorboard")
@@ -345,6 +347,30 @@ def test_a_messy_image_folder_is_read_as_keras_reads_it(work):
     assert strict.stderr.strip().splitlines() == [
         f"error: {root}/train/a/notes.txt is not an image file (.bmp/.gif/.jpeg/.jpg/.png): remove it, or drop "
         "--strict-images to skip it"]
+
+
+def test_a_finished_run_trained_on_is_exactly_the_longer_run(work, data, runs):
+    """`train --epochs 3` on a finished 2-epoch run goes on from epoch 3 and ends as the 3-epoch run did;
+    a schedule that depends on the number of epochs (best's onecycle) refuses in one line."""
+    def two_epochs(variant: str, run_dir: Path) -> list[str]:
+        args = train_args(variant, data, run_dir)
+        args[args.index("--epochs") + 1] = "2"
+        return args
+
+    extended = work / "extended"
+    in_parallel(lambda: run(CLI + two_epochs("bn", extended / "bn"), work),
+                lambda: run(CLI + two_epochs("best", extended / "best"), work))
+    result = run(CLI + train_args("bn", data, extended / "bn"), work)
+    assert "2 done, going on from epoch 3" in result.stdout
+    assert_same_run(extended / "bn", runs["bn"])
+    record = json.loads((extended / "bn" / "config.json").read_text())
+    assert record["config"]["epochs"] == 3 and [(e["from_epochs"], e["to_epochs"]) for e in record["extended"]] == [(2, 3)]
+
+    refused = run(CLI + train_args("best", data, extended / "best"), work, expect=1)
+    assert refused.stderr.strip().splitlines() == [
+        f"error: {extended / 'best'} holds a run of 2 epochs whose onecycle schedule depends on the number of epochs: "
+        "going on to 3 would not be the run trained 3 epochs from the start; pass --overwrite to train it again, "
+        "or --run-dir for a new one"]
 
 
 def test_interrupted_runs_resume_to_exactly_the_uninterrupted_ones(work, data, runs):

@@ -52,9 +52,16 @@ def test_lab_trains_in_order_then_a_rerun_skips_finished_runs(cifar_like_folder,
     assert {name: (out / name / "last.keras").stat().st_mtime_ns for name in saved} == saved  # nothing retrained
 
     # Other shared settings on the same --out: refused in one line before anything trains.
-    assert train_keras.main([*command[:6], "2", *command[7:]]) == 1
+    limit = command.index("--limit") + 1
+    assert train_keras.main([*command[:limit], "24", *command[limit + 1:]]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "holds a finished run with other settings (epochs 1 -> 2)" in err[0]
+    assert len(err) == 1 and "holds a finished run with other settings (limit 20 -> 24)" in err[0]
+
+    # More epochs: the CIFAR-10 runs are extended, LeNet5 (its own --lenet5-epochs unchanged) is skipped.
+    assert train_keras.main([*command[:6], "2", *command[7:]]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert sum(line.endswith("to 2 epochs") and ": extending " in line for line in lines) == 2
+    assert [epochs_of(out / name) for name in ("lenet5", "baseline", "momentum")] == [["1"], ["1", "2"], ["1", "2"]]
 
 
 def test_interrupted_lab_resumes_the_unfinished_run_only(cifar_like_folder, tmp_path, monkeypatch):

@@ -121,7 +121,8 @@ def test_a_refused_write_ends_in_one_line_and_the_rerun_resumes(data, tmp_path, 
     rerun = run([*CLI, *train_args(data, run_dir)], expect=0)
     assert ("all 3 done, writing the run's last files" if resumed == 4 else f"going on from epoch {epoch}") in rerun.stdout
     assert history_epochs(run_dir) == [1, 2, 3]
-    assert (run_dir / "metrics.json").is_file() and not (run_dir / "backup").exists()
+    assert (run_dir / "metrics.json").is_file()
+    assert [path.name for path in (run_dir / "backup").iterdir()] == ["epoch-0003"]
 
 
 def test_a_run_warns_when_the_free_space_is_short(data, tmp_path):

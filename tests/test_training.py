@@ -33,7 +33,8 @@ def test_one_epoch_writes_every_run_file(cifar_like_folder, tmp_path):
     files = {p.name for p in Path(run_dir).iterdir()}
     assert {"config.json", "history.csv", "last.keras", "curves.png", "metrics.json"} <= files
     assert "best.keras" not in files  # no validation split: nothing chooses an epoch
-    assert not any(name.startswith(".tmp-") for name in files) and "backup" not in files
+    assert not any(name.startswith(".tmp-") for name in files)
+    assert [path.name for path in (Path(run_dir) / "backup").iterdir()] == ["epoch-0001"]  # kept: to extend the run
     assert history.history["loss"] and len(history.history["loss"]) == 1
 
     rows = history_of(run_dir)
@@ -140,6 +141,22 @@ def test_crash_between_history_row_and_backup_keeps_each_epoch_once(cifar_like_f
 
     train("baseline", **settings)
     assert [row["epoch"] for row in history_of(settings["run_dir"])] == ["1", "2", "3"]
+
+
+def test_a_longer_rerun_extends_a_run_where_it_can_be_exact(cifar_like_folder, tmp_path):
+    settings = dict(data_dir=str(cifar_like_folder), run_dir=str(tmp_path / "run"), **FAST)
+    train("baseline", epochs=1, **settings)
+    shutil.rmtree(tmp_path / "run" / "backup")  # as a run finished before keras-cnn 0.3 kept its final state
+    with pytest.raises(RunDirError, match="holds a finished run without its final training state"):
+        train("baseline", epochs=2, **settings)
+    cosine = settings | {"run_dir": str(tmp_path / "cosine"), "schedule": "cosine"}
+    train("baseline", epochs=1, **cosine)
+    with pytest.raises(RunDirError, match="cosine schedule depends on the number of epochs"):
+        train("baseline", epochs=2, **cosine)
+    train("baseline", epochs=2, overwrite=True, **settings)
+    train("baseline", epochs=3, **settings)
+    assert [row["epoch"] for row in history_of(settings["run_dir"])] == ["1", "2", "3"]
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["epochs"] == 3
 
 
 def test_finished_run_is_never_overwritten_silently(cifar_like_folder, tmp_path):
