@@ -78,7 +78,8 @@ def train_lab(
                 outcomes[name] = "diverged"
 
         # The report covers every lab run in `out`, also those of earlier calls with other --variants.
-        run_dirs = [os.path.join(out, name) for name in VARIANTS if os.path.exists(os.path.join(out, name, CONFIG_FILE))]
+        run_dirs = [os.path.join(out, name) for name in VARIANTS
+                    if os.path.exists(os.path.join(out, name, CONFIG_FILE))]
         if inspect:
             for run_dir in run_dirs:
                 if os.path.exists(os.path.join(run_dir, METRICS_FILE)):

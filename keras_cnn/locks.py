@@ -6,8 +6,9 @@ no stale lock ever blocks a rerun. Beside the folder and not in it, because `--o
 the folder. The holder deletes the file before it lets go, and a process that locks a file checks
 that it is still the one at that path (else it starts again), so two processes never hold two files
 of the same name; a killed holder leaves the file, unlocked, for the next one. It holds the
-holder's pid, host and start time, for the message the next process prints. A process may take the same lock again (`lab` holds its
-variants' folders while `train` writes each), and it is released when the outermost holder ends.
+holder's pid, host and start time, for the message the next process prints. A process may take
+the same lock again (`lab` holds its variants' folders while `train` writes each), and it is
+released when the outermost holder ends.
 """
 
 import contextlib

@@ -1,4 +1,4 @@
-"""Run directories: a new run, the resumption of an unfinished one, a longer run of a finished one, and never a silent overwrite."""
+"""Run directories: a new run, the resumption of an unfinished one, the extension of a finished one, no silent overwrite."""
 
 import datetime
 import os
@@ -75,8 +75,8 @@ def is_longer(run_dir: str, config: TrainConfig) -> bool:
         return False
     if config.schedule not in PER_EPOCH_SCHEDULES:
         raise RunDirError(
-            f"{run_dir} holds a run of {stored['epochs']} epochs whose {config.schedule} schedule depends on the number "
-            f"of epochs: going on to {config.epochs} would not be the run trained {config.epochs} epochs from the "
+            f"{run_dir} holds a run of {stored['epochs']} epochs whose {config.schedule} schedule depends on the "
+            f"number of epochs: going on to {config.epochs} would not be the run trained {config.epochs} epochs from the "
             f"start; pass --overwrite to train it again, or --run-dir for a new one"
         )
     if os.path.exists(os.path.join(run_dir, METRICS_FILE)) and not os.path.isdir(os.path.join(run_dir, BACKUP_FOLDER)):
@@ -109,4 +109,5 @@ def stored_settings(run_dir: str) -> dict:
 def changed_settings(run_dir: str, config: TrainConfig) -> list[str]:
     """The settings of the run in `run_dir` that `config` changes, as "name old -> new"."""
     stored = stored_settings(run_dir)
-    return [f"{name} {stored.get(name)!r} -> {value!r}" for name, value in config.to_dict().items() if stored.get(name) != value]
+    return [f"{name} {stored.get(name)!r} -> {value!r}"
+            for name, value in config.to_dict().items() if stored.get(name) != value]

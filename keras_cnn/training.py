@@ -38,7 +38,8 @@ from keras_cnn.optimization import (  # noqa: F401  (learning_rate_callback: par
 from keras_cnn.platform import jit_setting, make_strategy, scaled_for_replicas, speed_hint, worker_index
 from keras_cnn.plots import plot_curves
 from keras_cnn.rundir import (
-    BACKUP_FOLDER, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, TENSORBOARD_FOLDER, default_run_dir, prepare_run_dir,
+    BACKUP_FOLDER, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, TENSORBOARD_FOLDER, default_run_dir, is_longer,
+    prepare_run_dir,
 )
 from pipelines.datasets import eval_dataset, steps_per_epoch, train_dataset
 from pipelines.preprocessing import ChannelStats, channel_stats, zca_whitening
@@ -105,6 +106,8 @@ def _train(config: TrainConfig, run_dir: str, overwrite: bool, verbose, tensorbo
     verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
     strategy = make_strategy(config)  # first: multi-worker needs it before other TensorFlow work
     say = print if verbose and chief else (lambda *args: None)
+    extending = (chief and not overwrite and os.path.exists(os.path.join(run_dir, CONFIG_FILE))
+                 and is_longer(run_dir, config))
     resuming = prepare_run_dir(run_dir, config, overwrite) if chief else os.makedirs(run_dir, exist_ok=True) or False
 
     keras.utils.set_random_seed(config.seed)
@@ -138,7 +141,8 @@ def _train(config: TrainConfig, run_dir: str, overwrite: bool, verbose, tensorbo
     ]
     held_out = f"{len(splits.val)} validation / " if splits.val is not None else ""
     say(
-        f"{'Resuming' if resuming else 'Training'} {config.variant} on {splits.source}: {len(splits.train)} train / "
+        f"{'Extending' if extending else 'Resuming' if resuming else 'Training'} {config.variant} on {splits.source}: "
+        f"{len(splits.train)} train / "
         f"{held_out}{len(splits.test)} test images, {len(splits.class_names)} classes, "
         f"{sum(int(np.prod(w.shape)) for w in model.trainable_weights):,} trainable weights; "
         f"{config.epochs} epoch{'s' if config.epochs != 1 else ''} into {run_dir}"
@@ -204,11 +208,12 @@ class DiskNeed:
     before it replaces it, so the run needs one more of them free while writing.
     """
 
-    EPOCHS_WARNED = 3  # warn when the free space is less than this many epochs' writes
+    MARGIN = 2  # warn when the free space is less than this many times the need: logs and reports grow too
 
     def __init__(self, config: TrainConfig, model: keras.Model, run_dir: str, chooses_best: bool):
         slots = {"sgd": 1 if config.momentum else 0, "adam": 2, "adamw": 2, "rmsprop": 2 if config.momentum else 1}
-        self.checkpoint = float32_bytes(model.weights) + slots[config.optimizer] * float32_bytes(model.trainable_weights)
+        slot_bytes = slots[config.optimizer] * float32_bytes(model.trainable_weights)
+        self.checkpoint = float32_bytes(model.weights) + slot_bytes
         self.files = 3 if chooses_best else 2
         self.run_dir = run_dir
 
@@ -220,10 +225,11 @@ class DiskNeed:
         return shutil.disk_usage(self.run_dir).free
 
     def warning(self) -> str | None:
-        """A line when the free space is less than a few epochs' writes."""
-        if self.free() >= self.EPOCHS_WARNED * self.files * self.checkpoint:
+        """A line when the free space is short of the need, with a margin."""
+        if self.free() >= self.MARGIN * self.needed():
             return None
-        return f"warning: only {megabytes(self.free())} free where {self.run_dir} is: {self._need()}"
+        return (f"warning: only {megabytes(self.free())} free where {self.run_dir} is: {self._need()}, "
+                f"and its logs grow every epoch")
 
     def explained(self, error: WriteError, resumes_at: int, epochs: int) -> WriteError:
         """`error` with, for no space, what the run needs; and how to go on."""
