@@ -139,7 +139,10 @@ def test_multi_worker_on_loopback_finishes_an_epoch_and_writes_one_set_of_output
     assert [worker.returncode for worker in workers] == [0, 0], outputs
     assert "Test accuracy" in outputs[0] and "Test accuracy" not in outputs[1]  # the chief reports
     files = sorted(p.name for p in (tmp_path / "run").iterdir())
-    assert files == ["config.json", "curves.png", "history.csv", "last.keras", "metrics.json", "tensorboard"]
+    assert files == ["backup", "config.json", "curves.png", "history.csv", "last.keras", "metrics.json", "tensorboard"]
+    # Each worker keeps its last epoch's resume state in its own folder, so none overwrites another's.
+    states = sorted(str(p.relative_to(tmp_path / "run" / "backup")) for p in (tmp_path / "run" / "backup").glob("*/*"))
+    assert states == ["worker-0/epoch-0001", "worker-1/epoch-0001"]
     record = json.loads((tmp_path / "run" / "config.json").read_text())["platform"]
     assert record["replicas"] == 2 and record["global_batch_size"] == 16
     assert len((tmp_path / "run" / "history.csv").read_text().splitlines()) == 2
