@@ -314,12 +314,12 @@ SETTING_GROUPS = {
                                        "tta"),
     "network": ("arch", "init", "dropout", "batch_norm"),
     "optimization": ("optimizer", "momentum", "nesterov", "weight_decay", "label_smoothing", "sam_rho", "schedule",
-                     "lr_decay", "lr_step_epochs", "warmup_epochs", "eval_train"),
+                     "lr_decay", "lr_step_epochs", "warmup_epochs", "eval_train", "eval_at_start"),
     PLATFORM: ("mixed_precision", "jit_compile", "strategy"),
 }
 # Settings that lr-find replaces (its rate grows step by step) or that a short run on one device does not use.
 LR_FIND_UNUSED = ("lr", "epochs", "schedule", "lr_decay", "lr_step_epochs", "warmup_epochs", "tta", "eval_train",
-                  "val_split", "strategy")
+                  "eval_at_start", "val_split", "strategy")
 
 
 def add_setting_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> dict[str, argparse._ArgumentGroup]:

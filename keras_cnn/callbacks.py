@@ -1,9 +1,9 @@
 """Callbacks of a training run, in the order `fit` must call them.
 
 Keras' own callbacks do the learning-rate schedule (see optimization.py) and the NaN check.
-Five are ours: `EpochTimer` and `EvaluateTrainSet` add columns to the epoch's logs, and
-`HistoryCSV`, `Checkpoints` and `TrainingState` replace CSVLogger, ModelCheckpoint and
-BackupAndRestore, which fall short on resuming and on crash-safety (see their docstrings).
+Six are ours: `EpochTimer` and `EvaluateTrainSet` add columns to the epoch's logs, `EvaluateAtStart`
+logs an epoch 0, and `HistoryCSV`, `Checkpoints` and `TrainingState` replace CSVLogger,
+ModelCheckpoint and BackupAndRestore, which fall short on resuming and on crash-safety (see their docstrings).
 """
 
 import json
@@ -68,6 +68,32 @@ class EvaluateTrainSet(keras.callbacks.Callback):
         logs.update({f"train_eval_{name}": float(value) for name, value in results.items()})
 
 
+class EvaluateAtStart(keras.callbacks.Callback):
+    """history.csv's epoch 0: the network before its first step, on the training split and the evaluated split.
+
+    Both in inference mode, as no step has run and there is no running average to log: the training
+    split's values go to the `train_eval_*` columns, the evaluated split's to `test_*` (or `val_*`),
+    and `loss`/`accuracy` stay empty. Pass `history` None on the workers that write no files (the
+    evaluation is a collective operation, so every worker runs it). Call it only when a run starts
+    at epoch 0: the untrained network is then the same, so a restart rewrites the same row.
+    """
+
+    def __init__(self, train_data, evaluated_data, history: "HistoryCSV | None"):
+        super().__init__()
+        self.train_data, self.evaluated_data, self.history = train_data, evaluated_data, history
+
+    def on_train_begin(self, logs=None):
+        train = self.model.evaluate(self.train_data, verbose=0, return_dict=True)
+        evaluated = self.model.evaluate(self.evaluated_data, verbose=0, return_dict=True)
+        if self.history is None:
+            return
+        row = {"epoch": 0, "learning_rate": None}
+        row |= {f"train_eval_{name}": logged(value) for name, value in train.items()}
+        row |= {f"{self.history.validation_name}_{name}": logged(value) for name, value in evaluated.items()}
+        self.history.rows = [row, *(old for old in self.history.rows if old["epoch"] > 0)]
+        write_history(self.history.path, self.history.rows)
+
+
 class HistoryCSV(keras.callbacks.Callback):
     """history.csv: one row per finished epoch, rewritten atomically after every epoch.
 
@@ -120,7 +146,7 @@ class Checkpoints(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if self.best is None:  # first epoch of this fit: HistoryCSV has dropped the rows to redo
             column = f"{self.history.validation_name}_{self.metric}"
-            values = [row.get(column) for row in self.history.rows]
+            values = [row.get(column) for row in self.history.rows if row["epoch"] > 0]  # epoch 0 has no checkpoint
             self.best = max((v for v in values if v is not None and math.isfinite(v)), default=-math.inf)
 
     def on_epoch_end(self, epoch, logs=None):

@@ -15,8 +15,8 @@ from keras_cnn.errors import ConfigError
 # Native image shape of each data set: what the model's uint8 input takes.
 DATASET_SHAPES = {"cifar10": (32, 32, 3), "mnist": (28, 28, 1)}
 ARCHITECTURES = ("cifar_cnn", "lenet5")
-NORMALIZATIONS = ("none", "train", "lab")
-AUGMENTATIONS = ("crop28", "pad-crop32", "flip", "cutout", "mixup", "cutmix", "color")
+NORMALIZATIONS = ("none", "train", "pixel", "lab")
+AUGMENTATIONS = ("crop28", "pad-crop32", "flip", "vflip", "cutout", "mixup", "cutmix", "color")
 WHITENINGS = ("none", "zca")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("exp", "step", "cosine", "warmup-cosine", "onecycle")
@@ -64,7 +64,8 @@ class TrainConfig:
     seed: int = _setting(0, "seed of weights, shuffling, subsets and augmentation")
     # Preprocessing and augmentation, on the device, as the model's first layers
     normalization: str = _setting(
-        "none", "none: pixels in [0,1]; train: per-channel mean/std of the training split; lab: the lab's constants"
+        "none", "none: pixels in [0,1]; train: per-channel mean/std of the training split; pixel: the training split's "
+        "mean image and per-pixel std; lab: the lab's constants"
     )
     whitening: str = _setting("none", "none, or zca: ZCA whitening computed from the training split (after normalization)")
     zca_epsilon: float = _setting(0.1, "ZCA regularizer, relative to the mean eigenvalue (the average pixel variance)")
@@ -112,6 +113,10 @@ class TrainConfig:
     )
     eval_train: bool = _setting(
         False, "also evaluate the training split in inference mode at the end of every epoch"
+    )
+    eval_at_start: bool = _setting(
+        False, "evaluate the training split (inference mode) and the evaluated split before the first step, logged as "
+        "epoch 0 of history.csv and the curves: the error of the untrained network"
     )
     # Platform
     mixed_precision: bool = _setting(

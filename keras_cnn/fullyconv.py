@@ -46,9 +46,10 @@ def fully_convolutional(model: keras.Sequential, image_size: tuple[int, int] | N
     rebuilt, weights = [], []
     map_size = None  # (H, W) of the map that Flatten flattened
     for layer in model.layers:
-        if isinstance(layer, ZCAWhitening):
+        if isinstance(layer, ZCAWhitening) or (isinstance(layer, layers.Normalization) and len(layer.axis) > 1):
+            what = "ZCA whitening" if isinstance(layer, ZCAWhitening) else "per-pixel normalization (a mean image)"
             raise ConfigError(
-                "a model with ZCA whitening only takes images of its training size: it has no fully-convolutional form"
+                f"a model with {what} only takes images of its training size: it has no fully-convolutional form"
             )
         if isinstance(layer, RandomCrop):
             continue

@@ -1,6 +1,7 @@
 """history.csv (one row per epoch) and the run summary in metrics.json derived from it.
 
-Columns: `epoch` (1-based, as Keras prints "Epoch 1/N"), `learning_rate`, the training metrics
+Columns: `epoch` (1-based, as Keras prints "Epoch 1/N"; with --eval-at-start a row 0 before the first
+step, both splits in inference mode), `learning_rate`, the training metrics
 (`loss`, `accuracy`, `top5_accuracy`: running averages over the epoch, augmentation and dropout
 on), the same metrics of the evaluation split prefixed `test_` (the end-of-epoch model in
 inference mode), optional `train_eval_*` (the training split in inference mode, `--eval-train`),
@@ -45,7 +46,10 @@ def summarize(rows: list[dict], split: str = "test") -> dict:
 
     Nothing is chosen on the test split: without a validation split there is no best epoch, and the
     default checkpoint is the last epoch's. Accuracies are fractions in [0, 1]; epochs count from 1.
+    An epoch-0 row (--eval-at-start) counts as no epoch: it gives the `initial_*` values.
     """
+    start = next((row for row in rows if row["epoch"] == 0), None)  # --eval-at-start: the untrained network
+    rows = [row for row in rows if row["epoch"] > 0]
     last = rows[-1]
     losses = [row for row in rows if _finite(row.get(f"{split}_loss"))]
     lowest_loss = min(losses, key=lambda row: row[f"{split}_loss"]) if losses else None
@@ -72,8 +76,11 @@ def summarize(rows: list[dict], split: str = "test") -> dict:
         "train_images_per_second": last.get("train_images_per_second"),
     }
     for key in (f"{split}_top5_accuracy", "train_eval_accuracy", "train_eval_loss"):
-        if key in last:
+        if last.get(key) is not None:
             metrics[f"final_{key}"] = last[key]
+    if start is not None:
+        for key in (f"{split}_accuracy", f"{split}_loss", "train_eval_accuracy", "train_eval_loss"):
+            metrics[f"initial_{key.replace('train_eval', 'train')}"] = start.get(key)
     return {key: (None if isinstance(value, float) and not math.isfinite(value) else value) for key, value in metrics.items()}
 
 

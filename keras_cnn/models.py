@@ -13,7 +13,7 @@ from keras import layers
 from keras_cnn.config import DATASET_SHAPES, LAB_MEAN, LAB_STD, TrainConfig, resolve_config
 from keras_cnn.layers import FusedBatchNormalization
 from pipelines.preprocessing import (
-    ChannelStats, ColorJitter, Cutout, RandomCrop, RandomFlip, ZCAWhitening, mix_batch, inference_views,
+    ChannelStats, ColorJitter, Cutout, PixelStats, RandomCrop, RandomFlip, ZCAWhitening, mix_batch, inference_views,
 )
 
 CROP_SIZE = 28  # the lab's augmentation crop
@@ -22,13 +22,13 @@ MIXING = ("mixup", "cutmix")
 
 def build_model(
     config: TrainConfig | str = "bn",
-    norm_stats: ChannelStats | None = None,
+    norm_stats: ChannelStats | PixelStats | None = None,
     num_classes: int = 10,
     zca: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> keras.Sequential:
     """The uncompiled model of a variant name or config.
 
-    With normalization="train", `norm_stats` are the training split's per-channel statistics;
+    With normalization="train" ("pixel"), `norm_stats` are the training split's per-channel (per-pixel) statistics;
     without them the Normalization layer is left to be set by `layer.adapt(images / 255)`.
     With whitening="zca", `zca` is the (mean, matrix) pair of `zca_whitening` (identity if None).
     With mixup, cutmix, sharpness-aware minimization or test-time flips the model is a
@@ -58,7 +58,7 @@ def compute_dtype(config: TrainConfig) -> str:
 
 
 def preprocessing_layers(
-    config: TrainConfig, norm_stats: ChannelStats | None = None, zca: tuple[np.ndarray, np.ndarray] | None = None
+    config: TrainConfig, norm_stats: ChannelStats | PixelStats | None = None, zca: tuple[np.ndarray, np.ndarray] | None = None
 ) -> list[layers.Layer]:
     """Scaling to [0, 1], colour jitter, normalization, whitening, crop, flip, cutout: in that order, in float32.
 
@@ -69,11 +69,13 @@ def preprocessing_layers(
     steps = [layers.Rescaling(1 / 255, name="scale")]
     if "color" in augment:
         steps.append(ColorJitter(config.color_jitter, seed=config.seed, name="color"))
-    if config.normalization == "train":
+    if config.normalization in ("train", "pixel"):
+        axis = -1 if config.normalization == "train" else (1, 2, 3)  # one mean per channel, or per pixel and channel
         if norm_stats is None:
-            steps.append(layers.Normalization(name="standardize"))
+            steps.append(layers.Normalization(axis=axis, name="standardize"))
         else:
-            steps.append(layers.Normalization(mean=norm_stats.mean, variance=np.square(norm_stats.std), name="standardize"))
+            steps.append(layers.Normalization(axis=axis, mean=norm_stats.mean, variance=np.square(norm_stats.std),
+                                              name="standardize"))
     elif config.normalization == "lab":
         steps.append(layers.Normalization(mean=LAB_MEAN, variance=np.square(LAB_STD), name="standardize"))
     if config.whitening == "zca":
@@ -86,6 +88,8 @@ def preprocessing_layers(
                                 padding_mode=config.crop_padding_mode, name="crop"))
     if "flip" in augment:
         steps.append(RandomFlip("horizontal", seed=config.seed, name="flip"))
+    if "vflip" in augment:  # upside down: the lab's contrast to the mirror image (Q23)
+        steps.append(RandomFlip("vertical", seed=config.seed, name="vflip"))
     if "cutout" in augment:
         steps.append(Cutout(config.cutout_size, seed=config.seed, name="cutout"))
     return steps

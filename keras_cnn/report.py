@@ -63,7 +63,7 @@ class Run:
     @property
     def diverged_epoch(self) -> int | None:
         """The epoch whose training loss became NaN or infinite, if any."""
-        return next((row["epoch"] for row in self.rows if not _finite(row.get("loss"))), None)
+        return next((row["epoch"] for row in self.rows if row["epoch"] > 0 and not _finite(row.get("loss"))), None)
 
     def column(self, name: str) -> list[float]:
         """A history.csv column per epoch, NaN where absent or not finite (matplotlib leaves gaps there)."""
@@ -373,7 +373,7 @@ def plot_test_accuracy(runs: list[Run], labels: list[str], colors: list, path: s
     axes.set_title(f"{word.capitalize()} accuracy per epoch (top-1, end-of-epoch model)")
     axes.set_xlabel("epoch")
     axes.set_ylabel(f"{word} accuracy (%)")
-    _epoch_axis(axes, max(len(run.rows) for run in runs))
+    _epoch_axis(axes, *_epoch_range(runs))
     axes.grid(alpha=0.3)
     axes.legend(title="run", loc="best", fontsize="small")
     return _save(figure, path)
@@ -407,7 +407,7 @@ def plot_train_vs_test(runs: list[Run], labels: list[str], colors: list, path: s
         loss_axes.set_ylabel("loss (cross-entropy)")
         loss_axes.set_xlabel("epoch")
         for panel in (accuracy_axes, loss_axes):
-            _epoch_axis(panel, len(run.rows))
+            _epoch_axis(panel, *_epoch_range([run]))
             panel.grid(alpha=0.3)
     styles = [("accuracy", "train (running average over the epoch, training mode)")]
     if any("train_eval_accuracy" in run.rows[0] for run in runs):
@@ -443,14 +443,14 @@ def plot_learning_rate(runs: list[Run], labels: list[str], colors: list, path: s
     axes.set_title("Learning rate per epoch (set at the start of each epoch)")
     axes.set_xlabel("epoch")
     axes.set_ylabel("learning rate (log scale)")
-    _epoch_axis(axes, max(len(run.rows) for run in runs))
+    _epoch_axis(axes, *_epoch_range(runs))
     axes.grid(alpha=0.3, which="both")
     return _save(figure, path)
 
 
 def _same_start(a: list[float], b: list[float]) -> bool:
     """Whether two per-epoch series agree on the epochs both have."""
-    return all(math.isclose(x, y) for x, y in zip(a, b))
+    return all(math.isclose(x, y) for x, y in zip(a, b) if math.isfinite(x) and math.isfinite(y))
 
 
 def _metric_columns(run: Run, metric: str) -> list[str]:
@@ -478,9 +478,14 @@ def _limits(values: list[float]) -> tuple[float, float]:
     return max(0.0, low - pad), high + pad
 
 
-def _epoch_axis(axes, epochs: int) -> None:
-    """Whole epochs from 1, with room around the first and last one (a 1-epoch run is a point)."""
-    axes.set_xlim(0.5, epochs + 0.5)
+def _epoch_range(runs: list[Run]) -> tuple[int, int]:
+    """The last epoch of the longest run, and the first epoch any run logged (0 with --eval-at-start)."""
+    return max(run.rows[-1]["epoch"] for run in runs), min(run.rows[0]["epoch"] for run in runs)
+
+
+def _epoch_axis(axes, epochs: int, first: int = 1) -> None:
+    """Whole epochs from `first` (1, or 0 for a run evaluated before its first step), with room around the ends."""
+    axes.set_xlim(first - 0.5, epochs + 0.5)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 

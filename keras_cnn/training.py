@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_cnn import __version__
-from keras_cnn.callbacks import Checkpoints, EpochTimer, EvaluateTrainSet, HistoryCSV, TrainingState
+from keras_cnn.callbacks import Checkpoints, EpochTimer, EvaluateAtStart, EvaluateTrainSet, HistoryCSV, TrainingState
 from keras_cnn.config import DATASET_SHAPES, LAB_MEAN, LAB_STD, TrainConfig, resolve_config
 from keras_cnn.errors import KerasCnnError
 from keras_cnn.files import NO_SPACE, WriteError, read_json, write_json
@@ -42,7 +42,7 @@ from keras_cnn.rundir import (
     prepare_run_dir,
 )
 from pipelines.datasets import eval_dataset, steps_per_epoch, train_dataset
-from pipelines.preprocessing import ChannelStats, channel_stats, zca_whitening
+from pipelines.preprocessing import ChannelStats, PixelStats, channel_stats, pixel_stats, zca_whitening
 from pipelines.sources import Splits, load_splits
 
 
@@ -128,7 +128,10 @@ def _train(config: TrainConfig, run_dir: str, overwrite: bool, verbose, tensorbo
     history_csv = HistoryCSV(os.path.join(run_dir, HISTORY_FILE), validation_name=evaluated)
     state = TrainingState(backup_folder(run_dir))
     first_epoch = state.epochs_done()  # 0 unless an interrupted run saved its state
+    evaluated_data = eval_dataset(splits.test if splits.val is None else splits.val, scaled.batch_size, one_hot)
     callbacks = [
+        *([EvaluateAtStart(eval_dataset(splits.train, scaled.batch_size, one_hot), evaluated_data,
+                           history_csv if chief else None)] if config.eval_at_start and first_epoch == 0 else []),
         learning_rate_callback(scaled),
         EpochTimer(len(splits.train)),
         *([EvaluateTrainSet(eval_dataset(splits.train, scaled.batch_size, one_hot))] if config.eval_train else []),
@@ -162,8 +165,7 @@ def _train(config: TrainConfig, run_dir: str, overwrite: bool, verbose, tensorbo
         history = model.fit(
             train_dataset(splits.train, scaled.batch_size, config.seed, one_hot, first_epoch, config.epochs),
             steps_per_epoch=steps_per_epoch(len(splits.train), scaled.batch_size),
-            validation_data=eval_dataset(splits.test if splits.val is None else splits.val, scaled.batch_size,
-                                         one_hot),
+            validation_data=evaluated_data,
             epochs=config.epochs,
             initial_epoch=first_epoch,
             callbacks=callbacks,
@@ -317,12 +319,14 @@ def load_data(config: TrainConfig, test_only: bool = False) -> Splits:
     )
 
 
-def normalization_stats(config: TrainConfig, splits: Splits) -> ChannelStats | None:
-    """Per-channel statistics of the training split, when the config normalizes with them."""
-    return channel_stats(splits.train.images) if config.normalization == "train" else None
+def normalization_stats(config: TrainConfig, splits: Splits) -> ChannelStats | PixelStats | None:
+    """The training split's statistics that the config normalizes with: per channel ("train") or per pixel ("pixel")."""
+    if config.normalization == "train":
+        return channel_stats(splits.train.images)
+    return pixel_stats(splits.train.images) if config.normalization == "pixel" else None
 
 
-def zca_stats(config: TrainConfig, splits: Splits, norm_stats: ChannelStats | None) -> tuple | None:
+def zca_stats(config: TrainConfig, splits: Splits, norm_stats: ChannelStats | PixelStats | None) -> tuple | None:
     """ZCA (mean, matrix) of the training split as the whitening layer sees it, when the config whitens."""
     if config.whitening != "zca":
         return None
@@ -332,7 +336,7 @@ def zca_stats(config: TrainConfig, splits: Splits, norm_stats: ChannelStats | No
 
 def compiled_model(
     config: TrainConfig,
-    norm_stats: ChannelStats | None,
+    norm_stats: ChannelStats | PixelStats | None,
     num_classes: int,
     zca: tuple | None = None,
     train_size: int | None = None,

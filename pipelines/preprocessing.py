@@ -40,6 +40,26 @@ def channel_stats(images: np.ndarray, chunk: int = 4096) -> ChannelStats:
     return ChannelStats(tuple(mean.round(6).tolist()), tuple(std.round(6).tolist()))
 
 
+@dataclass(frozen=True)
+class PixelStats:
+    """The mean image and per-pixel standard deviation (H, W, C arrays) of pixel values scaled to [0, 1]."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    def to_dict(self) -> dict:
+        """A summary for config.json (the 2 x H*W*C values themselves travel in the model's Normalization layer)."""
+        return {"per_pixel": True, "mean_range": [round(float(self.mean.min()), 6), round(float(self.mean.max()), 6)],
+                "std_range": [round(float(self.std.min()), 6), round(float(self.std.max()), 6)]}
+
+
+def pixel_stats(images: np.ndarray) -> PixelStats:
+    """Mean image and per-pixel (population) standard deviation of uint8 `images`, in float64 then float32."""
+    pixels = images.astype(np.float64) / 255.0
+    std = np.maximum(pixels.std(axis=0), 1e-3)  # a pixel that never varies (a constant border) must not divide by 0
+    return PixelStats(pixels.mean(axis=0).astype(np.float32), std.astype(np.float32))
+
+
 @keras.saving.register_keras_serializable(package="keras_cnn")
 class RandomCrop(keras.layers.Layer):
     """A `height` x `width` crop at a uniform random position per image in training; centered in inference.

@@ -83,7 +83,7 @@ SMALLEST = dict(
     momentum=0.0, weight_decay=0.0, label_smoothing=0.0, sam_rho=0.0, lr_decay=1e-3, lr_step_epochs=1, warmup_epochs=0,
 )
 CHOICES = {"variant", "dataset", "arch", "data_dir", "strict_images", "normalization", "whitening", "augment",
-           "crop_padding_mode", "init", "batch_norm", "optimizer", "nesterov", "schedule", "tta", "eval_train",
+           "crop_padding_mode", "init", "batch_norm", "optimizer", "nesterov", "schedule", "tta", "eval_train", "eval_at_start",
            "mixed_precision", "jit_compile", "strategy"}
 
 

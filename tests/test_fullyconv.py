@@ -146,3 +146,13 @@ def test_heatmap_errors_are_one_line(trained_run, tmp_path, capsys):
         assert message in capsys.readouterr().err
     assert train_keras.main(["heatmap", "--run", str(tmp_path), str(small)]) == 1
     assert "is not a run folder (no config.json)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("settings, what", [(dict(whitening="zca"), "ZCA whitening"),
+                                            (dict(normalization="pixel"), "per-pixel normalization")])
+def test_a_network_fixed_to_its_training_size_has_no_fully_convolutional_form(settings, what):
+    from keras_cnn import resolve_config
+    from keras_cnn.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"{what}.*only takes images of its training size"):
+        fully_convolutional(build_model(resolve_config("norm", **settings)))

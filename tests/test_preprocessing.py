@@ -7,7 +7,7 @@ import pytest
 from keras_cnn import resolve_config
 from keras_cnn.config import LAB_MEAN, LAB_STD
 from keras_cnn.models import build_model
-from pipelines.preprocessing import RandomCrop, RandomFlip, channel_stats
+from pipelines.preprocessing import RandomCrop, RandomFlip, channel_stats, pixel_stats
 
 
 @pytest.fixture
@@ -89,6 +89,28 @@ def test_norm_variant_standardizes_with_the_training_statistics(images):
     out = np.asarray(model.get_layer("standardize")(model.get_layer("scale")(shifted)))
     assert np.allclose(out.mean(axis=(0, 1, 2)), 0, atol=1e-4)
     assert np.allclose(out.std(axis=(0, 1, 2)), 1, atol=1e-3)
+
+
+def test_pixel_normalization_subtracts_the_training_mean_image_and_divides_by_each_pixels_std(images):
+    ramp = (images // 4 + np.arange(32, dtype=np.uint8)[None, :, None, None] * 4).astype(np.uint8)  # brighter downwards
+    stats = pixel_stats(ramp)
+    model = build_model(resolve_config("norm", normalization="pixel"), norm_stats=stats)
+    out = np.asarray(model.get_layer("standardize")(model.get_layer("scale")(ramp)))
+    assert np.abs(out.mean(axis=0)).max() < 1e-4  # every pixel and channel centred, not only each channel
+    assert np.abs(out.std(axis=0) - 1).max() < 1e-3
+    per_channel = build_model("norm", norm_stats=channel_stats(ramp))
+    rows = np.asarray(per_channel.get_layer("standardize")(per_channel.get_layer("scale")(ramp))).mean(axis=(0, 2, 3))
+    assert rows[-1] - rows[0] > 1  # the per-channel statistics leave the ramp in
+
+
+def test_vertical_flip_turns_about_half_of_the_images_upside_down_in_training_only(images):
+    model = build_model(resolve_config("norm", augment="vflip"))
+    layer = model.get_layer("vflip")
+    out = np.asarray(layer(images.astype("float32"), training=True))
+    upside_down = [np.array_equal(o, i[::-1]) for o, i in zip(out, images)]
+    assert all(u or np.array_equal(o, i) for u, o, i in zip(upside_down, out, images))
+    assert 90 < sum(upside_down) < 166
+    assert np.array_equal(np.asarray(layer(images.astype("float32"))), images)
 
 
 def test_lab_normalization_uses_the_labs_constants():

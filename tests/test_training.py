@@ -193,6 +193,26 @@ def test_eval_train_logs_the_training_split_in_inference_mode(cifar_like_folder,
     assert row["train_eval_loss"] != row["loss"]  # end-of-epoch inference model, not the running average
 
 
+def test_eval_at_start_logs_the_untrained_network_as_epoch_0_and_trains_the_same_weights(cifar_like_folder, tmp_path):
+    plain, plain_dir = train("dropout", data_dir=str(cifar_like_folder), epochs=1, run_dir=str(tmp_path / "plain"), **FAST)
+    _, run_dir = train("dropout", data_dir=str(cifar_like_folder), epochs=1, eval_at_start=True,
+                       run_dir=str(tmp_path / "r"), **FAST)
+    rows = history_of(run_dir)
+    assert [row["epoch"] for row in rows] == ["0", "1"]
+    start = rows[0]
+    assert start["loss"] == start["accuracy"] == ""  # no step yet: no running average to log
+    assert abs(float(start["train_eval_loss"]) - math.log(10)) < 0.1  # ten classes, untrained: about ln 10
+    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    assert metrics["epochs"] == 1
+    assert metrics["initial_test_loss"] == float(start["test_loss"])
+    assert metrics["initial_train_accuracy"] == float(start["train_eval_accuracy"])
+    # Evaluating in inference mode draws no random numbers: epoch 1 is the same as without it.
+    assert rows[1]["loss"] == history_of(plain_dir)[0]["loss"]
+    ours = keras.models.load_model(Path(run_dir) / "last.keras")
+    theirs = keras.models.load_model(Path(plain_dir) / "last.keras")
+    assert all((a == b).all() for a, b in zip(ours.get_weights(), theirs.get_weights()))
+
+
 def test_validation_split_keeps_the_test_split_for_one_final_evaluation(cifar_like_folder, tmp_path):
     _, run_dir = train("norm", data_dir=str(cifar_like_folder), epochs=2, val_split=0.25, run_dir=str(tmp_path / "r"), **FAST)
     rows = history_of(run_dir)
