@@ -27,6 +27,7 @@ from keras_cnn.errors import ConfigError
 from keras_cnn.export import load_checkpoint, read_run
 from keras_cnn.locks import folder_lock
 from keras_cnn.files import write_json, write_text
+from keras_cnn.formatting import percent
 from keras_cnn.history import DEFAULT_CHECKPOINT
 from keras_cnn.fullyconv import load_image
 from keras_cnn.models import MIXING, preprocessing_layers
@@ -473,14 +474,14 @@ def report_markdown(summary: dict, scores: list[ClassScores], pairs: list, files
         "",
         "| class | test images | accuracy (= recall) | precision | predicted as it |",
         "|---|---:|---:|---:|---:|",
-        *[f"| {s.name} | {s.images:,} | {_percent(s.accuracy)} | {_percent(s.precision)} | {s.predicted:,} |"
+        *[f"| {s.name} | {s.images:,} | {percent(s.accuracy)} | {percent(s.precision)} | {s.predicted:,} |"
           for s in scores],
         "",
         "*accuracy*: share of the class's test images predicted as it; *precision*: share of the images predicted as "
         "the class that are of it.",
         "",
         "**Most confused** (true class → predicted class: images, share of the true class): "
-        + ("; ".join(f"{t} → {p}: {n} ({_percent(s)})" for t, p, n, s in pairs) or "no mistakes") + ".",
+        + ("; ".join(f"{t} → {p}: {n} ({percent(s)})" for t, p, n, s in pairs) or "no mistakes") + ".",
         "",
     ]
     titles = {CONFUSION_CHART: "Confusion matrix", FILTERS_CHART: "conv1's filters", FEATURE_MAPS_CHART: "Feature maps",
@@ -523,7 +524,3 @@ def _caption(index: int, labels, predicted, probabilities, losses, class_names) 
 
 def _share(part, whole) -> float | None:
     return float(part / whole) if whole else None
-
-
-def _percent(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1%}"

@@ -55,7 +55,7 @@ def train_lab(
     shared = dict(limit=limit, seed=seed, mixed_precision=mixed_precision) | _given(batch_size=batch_size, init=init)
     configs, outcomes = lab_configs(variants, data_dir, mnist_dir, epochs, lenet5_epochs, shared, say)
     with folder_locks([out, *(os.path.join(out, name) for name in configs)], "--out"):
-        _check_existing_runs(out, configs)  # before any training, so a conflict never waits behind hours of it
+        check_existing_runs(out, configs, "lab")  # before any training, so a conflict never waits behind hours of it
 
         for number, (name, config) in enumerate(configs.items(), 1):
             run_dir = os.path.join(out, name)
@@ -112,7 +112,7 @@ def lab_configs(
         if name != "lenet5":
             configs[name] = resolve_config(name, data_dir=data_dir, **shared, **_given(epochs=epochs))
         elif mnist_dir is not None:
-            configs[name] = resolve_config(name, **_mnist_source(mnist_dir), **shared, **_given(epochs=lenet5_epochs))
+            configs[name] = resolve_config(name, **mnist_source(mnist_dir), **shared, **_given(epochs=lenet5_epochs))
         elif data_dir is None:
             configs[name] = resolve_config(name, **shared, **_given(epochs=lenet5_epochs))  # tfds mnist
         elif variants is not None:
@@ -129,7 +129,7 @@ def lab_configs(
     return configs, outcomes
 
 
-def _mnist_source(mnist_dir: str) -> dict:
+def mnist_source(mnist_dir: str) -> dict:
     """An MNIST folder with train/ and test/ is used as is; a folder of class folders is split 80/20."""
     has_splits = all(os.path.isdir(os.path.join(mnist_dir, split)) for split in ("train", "test"))
     return dict(data_dir=mnist_dir, test_fraction=0.0 if has_splits else MNIST_TEST_FRACTION)
@@ -139,8 +139,11 @@ def _given(**settings) -> dict:
     return {name: value for name, value in settings.items() if value is not None}
 
 
-def _check_existing_runs(out: str, configs: dict[str, TrainConfig]) -> None:
-    """A run directory in `out` must hold a run of the same settings: it is then skipped or resumed, never mixed."""
+def check_existing_runs(out: str, configs: dict[str, TrainConfig], command: str) -> None:
+    """A run directory in `out` must hold a run of the same settings: it is then skipped or resumed, never mixed.
+
+    `command` names what to rerun in the error ("lab", "study flip").
+    """
     for name, config in configs.items():
         run_dir = os.path.join(out, name)
         if not os.path.exists(os.path.join(run_dir, CONFIG_FILE)):
@@ -149,6 +152,6 @@ def _check_existing_runs(out: str, configs: dict[str, TrainConfig]) -> None:
         if changed and not is_longer(run_dir, config):  # a longer run of the same settings is extended
             state = "finished" if os.path.exists(os.path.join(run_dir, METRICS_FILE)) else "unfinished"
             raise RunDirError(
-                f"{run_dir} holds a {state} run with other settings ({'; '.join(changed)}): rerun lab with the "
+                f"{run_dir} holds a {state} run with other settings ({'; '.join(changed)}): rerun {command} with the "
                 f"settings it was started with, or choose another --out"
             )

@@ -20,8 +20,9 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from keras_cnn.config import VARIANTS, recorded_settings  # noqa: E402
 from keras_cnn.errors import KerasCnnError  # noqa: E402
-from keras_cnn.locks import folder_lock
 from keras_cnn.files import TMP_PREFIX, atomic_write, read_json, write_text  # noqa: E402
+from keras_cnn.formatting import decimal, finite, percent, points  # noqa: E402
+from keras_cnn.locks import folder_lock  # noqa: E402
 from keras_cnn.history import read_history, summarize  # noqa: E402
 from keras_cnn.rundir import CONFIG_FILE, HISTORY_FILE, INSPECT_FOLDER, METRICS_FILE  # noqa: E402
 
@@ -63,11 +64,11 @@ class Run:
     @property
     def diverged_epoch(self) -> int | None:
         """The epoch whose training loss became NaN or infinite, if any."""
-        return next((row["epoch"] for row in self.rows if row["epoch"] > 0 and not _finite(row.get("loss"))), None)
+        return next((row["epoch"] for row in self.rows if row["epoch"] > 0 and not finite(row.get("loss"))), None)
 
     def column(self, name: str) -> list[float]:
         """A history.csv column per epoch, NaN where absent or not finite (matplotlib leaves gaps there)."""
-        return [row[name] if _finite(row.get(name)) else math.nan for row in self.rows]
+        return [row[name] if finite(row.get(name)) else math.nan for row in self.rows]
 
 
 def load_run(path: str) -> Run:
@@ -263,17 +264,17 @@ def _result_cells(run: Run, chosen: bool) -> list[str]:
     split = run.split
     planned = run.settings.get("epochs")
     epochs = str(summary["epochs"]) if planned in (None, summary["epochs"]) else f"{summary['epochs']} of {planned}"
-    best = f"{_percent(summary.get('best_val_accuracy'))} ({summary.get('best_epoch') or '–'})"
+    best = f"{percent(summary.get('best_val_accuracy'))} ({summary.get('best_epoch') or '–'})"
     return [
         epochs,
-        _percent(summary[f"final_{split}_accuracy"]),
+        percent(summary[f"final_{split}_accuracy"]),
         *([best] if chosen else []),
-        _percent(summary["final_train_accuracy"]),
-        _points(summary[f"train_{split}_gap"]),
-        f"{_decimal(summary[f'min_{split}_loss'], 3)} ({summary[f'min_{split}_loss_epoch'] or '–'})",
-        _decimal(summary[f"final_{split}_loss"], 3),
-        _decimal(summary["seconds_per_epoch"], 1),
-        _decimal(summary["train_images_per_second"], 0),
+        percent(summary["final_train_accuracy"]),
+        points(summary[f"train_{split}_gap"]),
+        f"{decimal(summary[f'min_{split}_loss'], 3)} ({summary[f'min_{split}_loss_epoch'] or '–'})",
+        decimal(summary[f"final_{split}_loss"], 3),
+        decimal(summary["seconds_per_epoch"], 1),
+        decimal(summary["train_images_per_second"], 0),
     ]
 
 
@@ -307,8 +308,8 @@ def _note(run: Run) -> str:
     if run.split == "val":
         notes.append(
             "a validation split (--val-split) chose best.keras; the test split, evaluated once at the end: final model "
-            f"{_percent(run.metrics.get('final_test_accuracy'))}, "
-            f"best.keras {_percent(run.metrics.get('best_test_accuracy'))}"
+            f"{percent(run.metrics.get('final_test_accuracy'))}, "
+            f"best.keras {percent(run.metrics.get('best_test_accuracy'))}"
         )
     return "; ".join(notes)
 
@@ -336,22 +337,6 @@ def _show(value) -> str:
     return "none" if value is None else str(value)
 
 
-def _percent(value) -> str:
-    return f"{100 * value:.1f}%" if _finite(value) else "–"
-
-
-def _points(value) -> str:
-    return f"{100 * value:+.1f} pp" if _finite(value) else "–"
-
-
-def _decimal(value, digits: int) -> str:
-    return f"{value:,.{digits}f}" if _finite(value) else "–"
-
-
-def _finite(value) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)
-
-
 def _holds_run(path: str) -> bool:
     return os.path.isfile(os.path.join(path, CONFIG_FILE))
 
@@ -367,7 +352,7 @@ def plot_test_accuracy(runs: list[Run], labels: list[str], colors: list, path: s
         accuracy = [100 * value for value in run.column(f"{run.split}_accuracy")]
         if word == "held-out" and run.split == "val":
             label += " (validation)"
-        final = _percent(run.summary[f"final_{run.split}_accuracy"])
+        final = percent(run.summary[f"final_{run.split}_accuracy"])
         label = f"{label}: {final} at the end"
         axes.plot(run.column("epoch"), accuracy, color=color, marker="o", markersize=3, label=label)
     axes.set_title(f"{word.capitalize()} accuracy per epoch (top-1, end-of-epoch model)")
@@ -472,8 +457,8 @@ def _line_style(column: str, color) -> dict:
 
 def _limits(values: list[float]) -> tuple[float, float]:
     """A y range from 0 (or just below the data) to just above the finite values."""
-    finite = [v for v in values if math.isfinite(v)] or [0.0, 1.0]
-    low, high = min(finite), max(finite)
+    shown = [v for v in values if math.isfinite(v)] or [0.0, 1.0]
+    low, high = min(shown), max(shown)
     pad = 0.05 * (high - low or 1)
     return max(0.0, low - pad), high + pad
 

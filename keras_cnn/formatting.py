@@ -1,0 +1,23 @@
+"""How numbers read in reports and tables: one home for the formats every report shares."""
+
+import math
+
+
+def finite(value) -> bool:
+    """Whether `value` is a number that is neither NaN nor infinite (None and text are not)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def percent(value, digits: int = 1) -> str:
+    """A fraction in [0, 1] as a percentage ("82.5%"), or "–" when there is none."""
+    return f"{100 * value:.{digits}f}%" if finite(value) else "–"
+
+
+def points(value) -> str:
+    """A difference of two fractions in percentage points ("+3.0 pp"), or "–"."""
+    return f"{100 * value:+.1f} pp" if finite(value) else "–"
+
+
+def decimal(value, digits: int) -> str:
+    """A number with `digits` decimals and thousands separators, or "–"."""
+    return f"{value:,.{digits}f}" if finite(value) else "–"
