@@ -118,7 +118,7 @@ def lr_batch_finding(results: Results) -> list[str]:
             for name in row) + ".")
     if scored := [name for name in grid if finite(accuracy[name])]:
         best = max(scored, key=lambda name: accuracy[name])
-        lines.append(f"Best of the grid: {_setting_text(results, best)} ({percent(accuracy[best])}).")
+        lines.append(f"Highest in the grid: {percent(accuracy[best])} ({_setting_text(results, best)}).")
     for name, run in results.runs.items():
         if name.startswith(SCALED):
             batch, lr = run["point"]["batch_size"], run["point"]["lr"]
@@ -525,8 +525,9 @@ def write_report(name: str, spec: Study, folder: str, results: Results, configs:
         "",
         f"The lab's {spec.questions}. Command: `{command}`. {len(configs)} runs of `{spec.variant}`'s settings changed as below, "
         f"{_scale_text(configs)}; every run is a folder here, with its own config.json, history.csv and metrics.json. "
-        f"Numbers are final-epoch values on the test split (nothing here chooses an epoch); one seed each unless the "
-        f"table lists seeds, so differences below about a point may be noise.",
+        f"Numbers are final-epoch values on the test split: a study describes what a change does and chooses nothing "
+        f"(no epoch, no setting). One seed each unless the table lists seeds, so differences below about a point may "
+        f"be noise.",
         "",
         "## How it is measured",
         "",
