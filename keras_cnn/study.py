@@ -24,12 +24,13 @@ from keras_cnn.errors import ConfigError, DataError
 from keras_cnn.files import read_json, write_json, write_text
 from keras_cnn.formatting import decimal, finite, percent, points
 from keras_cnn.locks import folder_locks
-from keras_cnn.rundir import CONFIG_FILE, METRICS_FILE, is_longer
+from keras_cnn.rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, is_longer
 
 # Keras and TensorFlow are imported by the functions that train or predict, so that `study --list`
 # answers at once.
 
 REPORT_FILE, RESULTS_FILE, INDEX_FILE = "report.md", "results.json", "index.md"
+RECORD_FILES = (CONFIG_FILE, HISTORY_FILE, METRICS_FILE)  # what a published study keeps of each run
 CHANCE_LOSS = math.log(10)  # cross-entropy of a uniform guess among ten classes
 # For --list's time estimates: training images per second of the lab's CIFAR-10 network on one
 # core of this project's 2-core machine (BENCHMARKS.md, ~800-900), and a few seconds per run to start.

@@ -55,3 +55,25 @@ def tensorboard_scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
     events.Reload()
     return {tag: [(event.step, float(make_ndarray(event.tensor_proto))) for event in events.Tensors(tag)]
             for tag in events.Tags()["tensors"] if tag.startswith("epoch_")}
+
+
+def check_study_report(folder: Path, runs_have_epoch_0: bool = True) -> None:
+    """A study's report.md and results.json quote its runs' own records: finding, table cells, charts."""
+    import csv
+    import json
+    import re
+
+    from keras_cnn.formatting import percent
+
+    results = json.loads((folder / "results.json").read_text())
+    report = (folder / "report.md").read_text()
+    assert results["finding"] and all(f"- {line}" in report for line in results["finding"])
+    for run, recorded in results["runs"].items():
+        metrics = json.loads((folder / run / "metrics.json").read_text())
+        assert recorded["metrics"] == metrics, run
+        row = next(line for line in report.splitlines() if line.startswith(f"| {run} "))
+        assert f"| {percent(metrics['final_test_accuracy'])} |" in row
+        epochs = [int(row["epoch"]) for row in csv.DictReader((folder / run / "history.csv").open())]
+        assert epochs == list(range(0 if runs_have_epoch_0 else 1, metrics["epochs"] + 1))
+    for chart in re.findall(r"!\[[^]]*\]\(([^)]+)\)", report):
+        assert (folder / chart).stat().st_size > 1000

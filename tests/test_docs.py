@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import check_study_report
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
@@ -91,3 +92,9 @@ def test_the_committed_records_are_not_git_ignored():
         ["git", "check-ignore", *map(str, records)], cwd=REPO, capture_output=True, text=True
     ).stdout.split()
     assert not ignored, f"git ignores these records, so a clean clone lacks them: {ignored}"
+
+
+@pytest.mark.parametrize("folder", sorted(path.parent for path in (REPO / "docs" / "studies").glob("*/results.json")),
+                         ids=lambda path: path.name)
+def test_every_published_study_quotes_its_committed_run_records(folder):
+    check_study_report(folder)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import write_image_folder
+from conftest import check_study_report, write_image_folder
 
 from keras_cnn.formatting import percent
 from keras_cnn.study import STUDIES
@@ -42,20 +42,8 @@ def all_studies(folders, tmp_path_factory) -> Path:
 def test_every_study_writes_a_report_whose_numbers_are_its_runs_records(all_studies):
     index = (all_studies / "index.md").read_text()
     for name in STUDIES:
-        folder = all_studies / name
         assert f"]({name}/report.md)" in index
-        results = json.loads((folder / "results.json").read_text())
-        report = (folder / "report.md").read_text()
-        assert results["finding"] and all(f"- {line}" in report for line in results["finding"])
-        for run, recorded in results["runs"].items():
-            metrics = json.loads((folder / run / "metrics.json").read_text())
-            assert recorded["metrics"] == metrics
-            row = next(line for line in report.splitlines() if line.startswith(f"| {run} "))
-            assert f"| {percent(metrics['final_test_accuracy'])} |" in row
-            epochs = [row["epoch"] for row in csv.DictReader((folder / run / "history.csv").open())]
-            assert epochs == ["0", "1"]  # every study run logs the untrained network as epoch 0
-        for chart in re.findall(r"!\[[^]]*\]\(([^)]+)\)", report):
-            assert (folder / chart).stat().st_size > 1000
+        check_study_report(all_studies / name)  # every run also logs the untrained network as epoch 0
 
 
 def test_each_finding_quotes_its_own_runs(all_studies):
