@@ -11,7 +11,7 @@ once `keras_cnn` is imported: its custom layers are registered as soon as Keras 
 
 import os
 
-__version__ = "0.3.0"  # the package's version (pyproject.toml reads it); `keras-cnn --version` prints it
+__version__ = "0.4.0"  # the package's version (pyproject.toml reads it); `keras-cnn --version` prints it
 
 # Must be set before TensorFlow is imported. Keras runs on TensorFlow here; TensorFlow turns
 # oneDNN on by itself only on CPUs with AVX-512, and it nearly doubles training speed on AVX2

@@ -208,11 +208,15 @@ class LabSequential(keras.Sequential):
         Keras has no SAM: it needs a second forward and backward pass per step, which an optimizer
         cannot run. The second pass is a `stateless_call` on the moved weights, so no variable is
         changed in place (which also keeps it valid under tf.distribute) and batch-norm statistics
-        are updated once per step, by the first pass, as without SAM.
+        are updated once per step, by the first pass, as without SAM. It starts from the random
+        seed states the first pass started from, so both gradients are of the same crops, flips
+        and dropout masks: the same batch, at two points.
         """
         import tensorflow as tf  # the TensorFlow backend's training step, as Keras' own
 
         weights = self.trainable_variables
+        # Read now (tf.identity: `.value` is the variable itself, read only where used), seed states included.
+        state_before = [tf.identity(variable.value) for variable in self.non_trainable_variables]
         with tf.GradientTape() as tape:
             predictions = self(images, training=True)
             loss = self._compute_loss(x=images, y=labels, y_pred=predictions, sample_weight=sample_weight, training=True)
@@ -229,9 +233,7 @@ class LabSequential(keras.Sequential):
         ]
         with tf.GradientTape() as tape:
             tape.watch(moved)
-            moved_predictions, _ = self.stateless_call(
-                moved, [variable.value for variable in self.non_trainable_variables], images, training=True
-            )
+            moved_predictions, _ = self.stateless_call(moved, state_before, images, training=True)
             moved_loss = self.optimizer.scale_loss(
                 self._compute_loss(x=images, y=labels, y_pred=moved_predictions, sample_weight=sample_weight, training=True)
             )

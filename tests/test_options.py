@@ -212,6 +212,23 @@ def test_sam_steps_with_the_gradient_at_the_weights_moved_uphill_and_updates_bn_
     assert keras.saving.load_model(tmp_path / "sam.keras").sam_rho == rho
 
 
+def test_a_sam_step_of_radius_0_is_a_plain_step_on_the_same_crops_flips_and_dropout_masks(images):
+    from keras_cnn.training import compiled_model
+
+    labels = np.arange(len(images)) % 10
+    # Radius 1e-30: the second pass is at the same weights (moved by less than float32 can tell), so
+    # its gradient equals the first pass's only if it sees the same augmented batch and masks.
+    config = dict(normalization="none", augment="crop28,flip,cutout", momentum=0.0, lr=0.1)
+    sam = compiled_model(resolve_config("dropout", sam_rho=1e-30, **config), None, 10)
+    plain = compiled_model(resolve_config("dropout", **config), None, 10)
+    plain.set_weights(sam.get_weights())
+    for _ in range(2):  # the second step also starts from seed states both advanced alike
+        sam.train_on_batch(images[:64], labels[:64])
+        plain.train_on_batch(images[:64], labels[:64])
+    for ours, theirs in zip(sam.trainable_variables, plain.trainable_variables):
+        assert np.allclose(ours.numpy(), theirs.numpy(), atol=1e-6), ours.path
+
+
 def test_sam_run_end_to_end_with_mixup_and_mixed_precision(cifar_like_folder, tmp_path):
     _, run_dir = train("best", data_dir=str(cifar_like_folder), epochs=1, batch_size=16, verbose=0, sam_rho=0.05,
                        augment="pad-crop32,flip,mixup", mixed_precision=True, run_dir=str(tmp_path / "r"))
