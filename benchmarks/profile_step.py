@@ -18,11 +18,11 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import keras_cnn  # noqa: E402,F401  (sets TensorFlow's environment first)
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 
+import keras_cnn  # noqa: E402,F401  (sets TensorFlow's environment first)
 from benchmarks.throughput import synthetic_batches  # noqa: E402
 from keras_cnn.config import resolve_config  # noqa: E402
 from keras_cnn.training import compiled_model  # noqa: E402

@@ -15,9 +15,9 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import keras_cnn  # noqa: E402,F401  (sets TensorFlow's environment first)
 import keras  # noqa: E402
 
+import keras_cnn  # noqa: E402,F401  (sets TensorFlow's environment first)
 from benchmarks.throughput import StepSpans, synthetic_batches  # noqa: E402
 from keras_cnn.config import resolve_config  # noqa: E402
 from keras_cnn.optimization import loss_and_metrics, make_optimizer  # noqa: E402

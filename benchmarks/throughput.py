@@ -17,11 +17,11 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import keras_cnn  # noqa: E402,F401  (sets TensorFlow's environment first)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import keras_cnn  # noqa: E402,F401  (sets TensorFlow's environment first)
 from keras_cnn.config import DATASET_SHAPES, resolve_config  # noqa: E402
 from keras_cnn.models import compute_dtype  # noqa: E402
 from keras_cnn.training import compiled_model  # noqa: E402

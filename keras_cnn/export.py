@@ -22,9 +22,9 @@ import tensorflow as tf
 
 from keras_cnn.console import quiet_native_logs
 from keras_cnn.errors import KerasCnnError
-from keras_cnn.locks import folder_lock
 from keras_cnn.files import TMP_PREFIX, read_json, write_json
 from keras_cnn.history import DEFAULT_CHECKPOINT
+from keras_cnn.locks import folder_lock
 from keras_cnn.rundir import CONFIG_FILE, METRICS_FILE
 
 CHECKPOINTS = {"best": "best.keras", "last": "last.keras"}

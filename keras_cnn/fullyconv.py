@@ -26,7 +26,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-
 class ImageSizeError(KerasCnnError, ValueError):
     """An image (or --input-size) smaller than the smallest input the network can take."""
 

@@ -25,11 +25,11 @@ import keras_cnn.optimization  # noqa: F401  (registers OneCycle, in a checkpoin
 from keras_cnn.config import DATASET_SHAPES, TrainConfig, recorded_settings
 from keras_cnn.errors import ConfigError
 from keras_cnn.export import load_checkpoint, read_run
-from keras_cnn.locks import folder_lock
 from keras_cnn.files import write_json, write_text
 from keras_cnn.formatting import percent
-from keras_cnn.history import DEFAULT_CHECKPOINT
 from keras_cnn.fullyconv import load_image
+from keras_cnn.history import DEFAULT_CHECKPOINT
+from keras_cnn.locks import folder_lock
 from keras_cnn.models import MIXING, preprocessing_layers
 from keras_cnn.plots import save_figure
 from keras_cnn.rundir import INSPECT_FOLDER

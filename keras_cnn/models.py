@@ -13,7 +13,15 @@ from keras import layers
 from keras_cnn.config import DATASET_SHAPES, LAB_MEAN, LAB_STD, TrainConfig, resolve_config
 from keras_cnn.layers import FusedBatchNormalization
 from pipelines.preprocessing import (
-    ChannelStats, ColorJitter, Cutout, PixelStats, RandomCrop, RandomFlip, ZCAWhitening, mix_batch, inference_views,
+    ChannelStats,
+    ColorJitter,
+    Cutout,
+    PixelStats,
+    RandomCrop,
+    RandomFlip,
+    ZCAWhitening,
+    inference_views,
+    mix_batch,
 )
 
 CROP_SIZE = 28  # the lab's augmentation crop

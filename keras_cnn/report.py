@@ -22,8 +22,8 @@ from keras_cnn.config import VARIANTS, recorded_settings  # noqa: E402
 from keras_cnn.errors import KerasCnnError  # noqa: E402
 from keras_cnn.files import TMP_PREFIX, atomic_write, read_json, write_text  # noqa: E402
 from keras_cnn.formatting import decimal, finite, percent, points  # noqa: E402
-from keras_cnn.locks import folder_lock  # noqa: E402
 from keras_cnn.history import read_history, summarize  # noqa: E402
+from keras_cnn.locks import folder_lock  # noqa: E402
 from keras_cnn.rundir import CONFIG_FILE, HISTORY_FILE, INSPECT_FOLDER, METRICS_FILE  # noqa: E402
 
 REPORT_FILE = "report.md"

@@ -38,7 +38,13 @@ from keras_cnn.optimization import (  # noqa: F401  (learning_rate_callback: par
 from keras_cnn.platform import jit_setting, make_strategy, scaled_for_replicas, speed_hint, worker_index
 from keras_cnn.plots import plot_curves
 from keras_cnn.rundir import (
-    BACKUP_FOLDER, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, TENSORBOARD_FOLDER, default_run_dir, is_longer,
+    BACKUP_FOLDER,
+    CONFIG_FILE,
+    HISTORY_FILE,
+    METRICS_FILE,
+    TENSORBOARD_FOLDER,
+    default_run_dir,
+    is_longer,
     prepare_run_dir,
 )
 from pipelines.datasets import eval_dataset, steps_per_epoch, train_dataset

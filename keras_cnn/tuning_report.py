@@ -61,7 +61,7 @@ def trial_rows(trials: list, names: list[str], split: str) -> list[dict]:
     for trial in trials:
         values = trial.hyperparameters.values
 
-        def metric(name):
+        def metric(name, trial=trial):
             return trial.metrics.get_last_value(name) if trial.metrics.exists(name) else None
 
         row = {"trial": trial.trial_id, "status": trial.status, **{name: values.get(name) for name in names}}

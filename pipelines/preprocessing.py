@@ -137,7 +137,8 @@ def inference_views(images, tta: str) -> tuple[list, list[float]]:
     half the weight on those two, half on the images moved one pixel down-right and one pixel
     up-left (borders reflected), each with its mirror image.
     """
-    mirror = lambda batch: ops.flip(batch, axis=2)
+    def mirror(batch):
+        return ops.flip(batch, axis=2)
     if tta == "flip":
         return [images, mirror(images)], [0.5, 0.5]
     height, width = images.shape[1], images.shape[2]

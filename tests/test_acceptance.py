@@ -21,13 +21,13 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import keras_cnn  # noqa: F401  (registers the custom layers: the comparisons below load checkpoints here too)
 import keras
 import numpy as np
 import pytest
+from conftest import CIFAR_JPEG, needs_cifar_jpeg, tensorboard_scalars, write_image_folder
 from PIL import Image
 
-from conftest import CIFAR_JPEG, needs_cifar_jpeg, tensorboard_scalars, write_image_folder
+import keras_cnn  # noqa: F401  (registers the custom layers: the comparisons below load checkpoints here too)
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, str(REPO / "train_keras.py")]

@@ -3,9 +3,9 @@
 import json
 
 import pytest
-
 from conftest import write_images
-from keras_cnn import ConfigError, DataError, TrainConfig, VARIANTS, resolve_config, train
+
+from keras_cnn import VARIANTS, ConfigError, DataError, TrainConfig, resolve_config, train
 
 
 def test_every_variant_resolves_and_round_trips_through_json_form():

@@ -9,10 +9,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from conftest import write_image_folder
 from PIL import Image
 
 import train_keras
-from conftest import write_image_folder
 from keras_cnn import train
 from keras_cnn.export import ExportError, export_run
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_image_folder
 
 import train_keras
-from conftest import write_image_folder
 from keras_cnn import train
 from keras_cnn.config import resolve_config
 from keras_cnn.evaluation import evaluate_run

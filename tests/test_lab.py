@@ -5,9 +5,9 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import CIFAR_JPEG, MNIST_SAMPLE, needs_cifar_jpeg, needs_mnist_sample, write_image_folder, write_images
 
 import train_keras
-from conftest import CIFAR_JPEG, MNIST_SAMPLE, needs_cifar_jpeg, needs_mnist_sample, write_image_folder, write_images
 from keras_cnn import KerasCnnError
 from keras_cnn.callbacks import EpochTimer
 from keras_cnn.config import VARIANTS

@@ -3,9 +3,8 @@
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
-
 from conftest import write_images
+from nbclient import NotebookClient
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "lab.ipynb"
 CHARTS = ("test_accuracy.png", "train_vs_test.png", "learning_rate.png")

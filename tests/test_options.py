@@ -55,7 +55,7 @@ def test_pad_crop32_crops_the_padded_image_in_training_and_is_the_identity_at_te
     crops = np.asarray(layer(images, training=True))
     padded = np.pad(images, [(0, 0), (4, 4), (4, 4), (0, 0)])
     for image, crop in zip(padded, crops):
-        assert any(np.array_equal(image[t : t + 32, l : l + 32], crop) for t in range(9) for l in range(9))
+        assert any(np.array_equal(image[t : t + 32, left : left + 32], crop) for t in range(9) for left in range(9))
     assert crops.shape == images.shape and not np.array_equal(crops, images)
 
 
@@ -77,7 +77,7 @@ def test_reflect_padding_fills_the_crop_with_mirrored_border_pixels(images):
     crops = np.asarray(reflect(images.astype("float32"), training=True))
     padded = np.pad(images, [(0, 0), (4, 4), (4, 4), (0, 0)], mode="reflect").astype("float32")
     for image, crop in zip(padded, crops):
-        assert any(np.array_equal(image[t : t + 32, l : l + 32], crop) for t in range(9) for l in range(9))
+        assert any(np.array_equal(image[t : t + 32, left : left + 32], crop) for t in range(9) for left in range(9))
     assert np.array_equal(np.asarray(reflect(images.astype("float32"))), images)  # the identity at inference
     positive = images.astype("float32") + 1
     zeros = build_model(resolve_config("bn", augment="pad-crop32")).get_layer("crop")

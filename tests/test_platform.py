@@ -12,8 +12,8 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-
 from conftest import write_image_folder
+
 from keras_cnn import resolve_config, train
 from keras_cnn.models import build_model
 from keras_cnn.platform import jit_setting, scaled_for_replicas
@@ -178,6 +178,7 @@ def test_platform_flags_set_the_thread_pools_and_are_recorded(cifar_like_folder,
 
 def test_thread_flags_after_tensorflow_started_are_a_one_line_error(capsys):
     import tensorflow as tf
+
     import train_keras
 
     tf.constant(1.0) + 1.0  # TensorFlow has run an op: its thread pools are fixed from here on
@@ -189,6 +190,7 @@ def test_thread_flags_after_tensorflow_started_are_a_one_line_error(capsys):
 
 def test_onednn_flag_after_tensorflow_imported_is_a_one_line_error(capsys, monkeypatch):
     import tensorflow  # noqa: F401
+
     import train_keras
 
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")  # what the imported TensorFlow runs with

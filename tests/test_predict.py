@@ -8,10 +8,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from conftest import write_image_folder, write_images
 from PIL import Image
 
 import train_keras
-from conftest import write_image_folder, write_images
 from keras_cnn import train
 from keras_cnn.export import export_run
 from keras_cnn.predict import predict, read_image
@@ -63,7 +63,6 @@ def test_predict_png_and_jpeg_files_equals_the_keras_model(grayscale_export, tmp
 def test_predict_of_a_jpeg_equals_the_saved_model_fed_pillows_pixels(grayscale_export, tmp_path):
     """A client that decodes with Pillow (or OpenCV, a browser) gets what `predict` says of the file."""
     import tensorflow as tf
-
     from test_sources import write_photo_jpegs
 
     _, export_dir = grayscale_export

@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import CIFAR_JPEG, MNIST_SAMPLE, needs_cifar_jpeg, needs_mnist_sample
+
 from keras_cnn import train
 from pipelines.sources import load_splits
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from conftest import CIFAR_JPEG, needs_cifar_jpeg, write_image_folder, write_images
 from PIL import Image
 
-from conftest import CIFAR_JPEG, needs_cifar_jpeg, write_image_folder, write_images
 from keras_cnn import DataError
 from pipelines import image_folder, tfds_source
 from pipelines.datasets import eval_dataset, train_dataset
@@ -203,7 +203,8 @@ def test_tfds_offline_fails_fast_with_a_hint(tmp_path, monkeypatch, caplog):
 def test_pipelines_feed_uint8_batches_in_a_new_order_every_epoch_that_depends_only_on_seed_and_epoch():
     images = np.arange(64, dtype=np.uint8).reshape(64, 1, 1, 1).repeat(2, axis=1).repeat(2, axis=2)
     split = Split(images, np.arange(64, dtype=np.int32))
-    labels = lambda dataset: [int(y) for _, ys in dataset for y in ys]
+    def labels(dataset):
+        return [int(y) for _, ys in dataset for y in ys]
     three_epochs = labels(train_dataset(split, batch_size=16, seed=0, epochs=3))
     epochs = [three_epochs[:64], three_epochs[64:128], three_epochs[128:]]
     assert len(three_epochs) == 3 * 64 and all(sorted(epoch) == list(range(64)) for epoch in epochs)

@@ -1,8 +1,6 @@
 """`study`: the lab's questions as grids of ordinary runs, run as a user runs them (fresh processes)."""
 
-import csv
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import keras
 import pytest
+from conftest import tensorboard_scalars, write_image_folder
 
 import train_keras
-from conftest import tensorboard_scalars, write_image_folder
 from keras_cnn import KerasCnnError, RunDirError, TrainConfig, train
 from keras_cnn.callbacks import EpochTimer, TrainingState
 from keras_cnn.evaluation import evaluate_run

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import write_image_folder
 
 import train_keras
-from conftest import write_image_folder
 from keras_cnn import ConfigError, RunDirError, resolve_config
 from keras_cnn.search_space import FloatRange, search_space
 from keras_cnn.tuning import CnnHyperModel, tune
