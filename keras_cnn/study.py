@@ -166,9 +166,12 @@ def flip_finding(results: Results) -> list[str]:
         data = "MNIST" if variant == "lenet5" else "CIFAR-10"
         value = {augment: results.metric(results.named(variant=variant, augment=augment), "final_test_accuracy")
                  for augment in ("none", "flip", "vflip")}
-        lines.append(f"{data} ({variant}): {percent(value['none'])} without flips; horizontal flips "
-                     f"{percent(value['flip'])} ({points(_minus(value['flip'], value['none']))}), vertical flips "
-                     f"{percent(value['vflip'])} ({points(_minus(value['vflip'], value['none']))}).")
+        gap = {augment: results.metric(results.named(variant=variant, augment=augment), "train_test_gap")
+               for augment in ("none", "flip", "vflip")}
+        lines.append(f"{data} ({variant}): {percent(value['none'])} without flips (train-test gap {points(gap['none'])}); "
+                     f"horizontal flips {percent(value['flip'])} ({points(_minus(value['flip'], value['none']))}, gap "
+                     f"{points(gap['flip'])}), vertical flips {percent(value['vflip'])} "
+                     f"({points(_minus(value['vflip'], value['none']))}, gap {points(gap['vflip'])}).")
     return lines
 
 
@@ -524,7 +527,8 @@ def write_report(name: str, spec: Study, folder: str, results: Results, configs:
     lines = [
         f"# Study {name}: {spec.question}",
         "",
-        f"The lab's {spec.questions}. Command: `{command}`. {len(configs)} runs of `{spec.variant}`'s settings changed as below, "
+        f"The lab's {spec.questions}. Command: `{command}`. {len(configs)} runs"
+        f"{' of the variants and settings below' if 'variant' in spec.grid else f' of `{spec.variant}` with the settings below'}, "
         f"{_scale_text(configs)}; every run is a folder here, with its own config.json, history.csv and metrics.json. "
         f"Numbers are final-epoch values on the test split: a study describes what a change does and chooses nothing "
         f"(no epoch, no setting). One seed each unless the table lists seeds, so differences below about a point may "
@@ -550,7 +554,9 @@ def write_report(name: str, spec: Study, folder: str, results: Results, configs:
     lines += ["", *(f"![{os.path.basename(chart)}]({os.path.basename(chart)})" for chart in charts), ""]
     if results.analysis:
         lines += ["## Measured after the runs", "", "```json", _json_text(results.analysis), "```", ""]
-    lines.append(f"Wall time of this call: {seconds / 60:.1f} min (finished runs are not retrained).")
+    trained = sum(values["metrics"].get("wall_seconds") or 0 for values in results.runs.values())
+    lines.append(f"Training time of the runs: {trained / 60:.1f} min (the sum of their epochs, from their "
+                 f"metrics.json); this call took {seconds / 60:.1f} min.")
     write_json(os.path.join(folder, RESULTS_FILE), {
         "study": name, "questions": spec.questions, "finding": results_finding(spec, results),
         "runs": {run: {"point": values["point"], "metrics": values["metrics"], "diverged": values["diverged"]}

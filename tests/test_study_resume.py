@@ -78,12 +78,15 @@ def test_findings_say_what_the_numbers_say():
         "Final test accuracy is highest at p = 0.5 (66.0%): p = 0 60.0%, p = 0.5 66.0%, p = 0.9 55.0%.",
         "The train-test gap is +30.0 pp at p = 0 and -2.0 pp at p = 0.9.",
     ]
-    flips = Results({f"{v}-{a}": run({"variant": v, "augment": a}, final_test_accuracy=x) for v, a, x in (
-        ("lenet5", "none", 0.98), ("lenet5", "flip", 0.95), ("lenet5", "vflip", 0.93),
-        ("norm", "none", 0.70), ("norm", "flip", 0.73), ("norm", "vflip", 0.66))}, {})
+    flips = Results({f"{v}-{a}": run({"variant": v, "augment": a}, final_test_accuracy=x, train_test_gap=g)
+                     for v, a, x, g in (("lenet5", "none", 0.98, 0.01), ("lenet5", "flip", 0.95, 0.005),
+                                        ("lenet5", "vflip", 0.93, 0.0), ("norm", "none", 0.70, 0.2),
+                                        ("norm", "flip", 0.73, 0.1), ("norm", "vflip", 0.66, 0.15))}, {})
     assert flip_finding(flips) == [
-        "MNIST (lenet5): 98.0% without flips; horizontal flips 95.0% (-3.0 pp), vertical flips 93.0% (-5.0 pp).",
-        "CIFAR-10 (norm): 70.0% without flips; horizontal flips 73.0% (+3.0 pp), vertical flips 66.0% (-4.0 pp).",
+        "MNIST (lenet5): 98.0% without flips (train-test gap +1.0 pp); horizontal flips 95.0% (-3.0 pp, gap +0.5 pp), "
+        "vertical flips 93.0% (-5.0 pp, gap +0.0 pp).",
+        "CIFAR-10 (norm): 70.0% without flips (train-test gap +20.0 pp); horizontal flips 73.0% (+3.0 pp, gap +10.0 pp), "
+        "vertical flips 66.0% (-4.0 pp, gap +15.0 pp).",
     ]
     grid = {f"{lr}-{b}": run({"lr": lr, "batch_size": b}, final_test_accuracy=a)
             for lr, b, a in ((0.01, 128, 0.5), (0.1, 128, 0.6), (0.01, 512, 0.4), (0.1, 512, 0.55))}
