@@ -508,7 +508,7 @@ def run_describe(args: argparse.Namespace) -> int:
 
 def run_heatmap(args: argparse.Namespace) -> int:
     console.import_tensorflow_quietly()
-    from keras_cnn.fullyconv import heatmap
+    from keras_cnn.heatmap import heatmap
 
     path, scores = heatmap(args.run, args.image, out=args.out, checkpoint=args.checkpoint, top=args.top, overwrite=args.overwrite)
     print(f"Wrote {path} ({scores.shape[0]}x{scores.shape[1]} map of {scores.shape[2]} class scores)")

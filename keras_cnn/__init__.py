@@ -35,6 +35,7 @@ _LAZY = {
     "predict": "keras_cnn.predict",
     "describe": "keras_cnn.analysis",
     "fully_convolutional": "keras_cnn.fullyconv",
+    "heatmap": "keras_cnn.heatmap",
     "train_lab": "keras_cnn.lab",
     "compare": "keras_cnn.report",
     "tune": "keras_cnn.tuning",

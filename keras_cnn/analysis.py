@@ -19,6 +19,7 @@ from keras import layers
 
 from keras_cnn.config import TrainConfig, resolve_config
 from keras_cnn.errors import ConfigError
+from keras_cnn.formatting import pair
 from keras_cnn.fullyconv import fully_convolutional
 from keras_cnn.models import build_model
 from pipelines.preprocessing import ColorJitter, Cutout, RandomCrop, ZCAWhitening
@@ -143,7 +144,7 @@ def analyse(model: keras.Sequential, title: str = "") -> Analysis:
             c_in, c_out = in_shape[2], out_shape[2]
             activation = "" if layer.activation.__name__ == "linear" else f", {layer.activation.__name__}"
             row |= {
-                "kind": f"conv {c_out}@{_size(k_h, k_w)}, stride {_pair(*layer.strides)}, {layer.padding}{activation}",
+                "kind": f"conv {c_out}@{_size(k_h, k_w)}, stride {pair(*layer.strides)}, {layer.padding}{activation}",
                 "weights": k_h * k_w * c_in * c_out + c_out,
                 "formula": f"{k_h}*{k_w}*{c_in}*{c_out} + {c_out}",
                 "macs": out_shape[0] * out_shape[1] * k_h * k_w * c_in * c_out,
@@ -152,7 +153,7 @@ def analyse(model: keras.Sequential, title: str = "") -> Analysis:
         elif isinstance(layer, layers.MaxPooling2D):
             fields = _through(fields, in_shape, out_shape, layer.pool_size, layer.strides, layer.padding)
             ceil = " (same = ceil mode)" if layer.padding == "same" else ""
-            row |= {"kind": f"max-pool {_size(*layer.pool_size)}, stride {_pair(*layer.strides)}{ceil}"}
+            row |= {"kind": f"max-pool {_size(*layer.pool_size)}, stride {pair(*layer.strides)}{ceil}"}
         elif isinstance(layer, layers.Dense):
             n_in, n_out = in_shape[0], out_shape[0]
             # Like a valid convolution as large as the flattened map: one unit that sees all of it
@@ -222,8 +223,8 @@ def _format(analysis: Analysis, markdown: bool) -> str:
             _shape(row.output_shape),
             _number(row.weights) if row.weights else "-",
             f"`{row.formula}`" if markdown and row.formula else row.formula,
-            _pair(*(f.size for f in row.fields)) + (f" (all {_size(*analysis.visible)})" if row.whole_input else ""),
-            _pair(*(f.jump for f in row.fields)) if row.spatial else "-",
+            pair(*(f.size for f in row.fields)) + (f" (all {_size(*analysis.visible)})" if row.whole_input else ""),
+            pair(*(f.jump for f in row.fields)) if row.spatial else "-",
             _number(row.macs) if row.macs else "-",
             f"{row.weights / total:.2%}" if row.weights else "-",
         ]
@@ -343,10 +344,6 @@ def _shape(shape) -> str:
 
 def _size(height: int, width: int) -> str:
     return f"{height}x{width}"
-
-
-def _pair(a, b) -> str:
-    return str(a) if a == b else f"{a}x{b}"
 
 
 def _number(n: int) -> str:

@@ -21,3 +21,8 @@ def points(value) -> str:
 def decimal(value, digits: int) -> str:
     """A number with `digits` decimals and thousands separators, or "–"."""
     return f"{value:,.{digits}f}" if finite(value) else "–"
+
+
+def pair(a, b) -> str:
+    """Two sizes along rows and columns: "5" when they are equal, else "5x3"."""
+    return str(a) if a == b else f"{a}x{b}"

@@ -27,14 +27,13 @@ from keras_cnn.errors import ConfigError
 from keras_cnn.export import load_checkpoint, read_run
 from keras_cnn.files import write_json, write_text
 from keras_cnn.formatting import percent
-from keras_cnn.fullyconv import load_image
 from keras_cnn.history import DEFAULT_CHECKPOINT
 from keras_cnn.locks import folder_lock
 from keras_cnn.models import MIXING, preprocessing_layers
 from keras_cnn.plots import save_figure
 from keras_cnn.rundir import INSPECT_FOLDER
 from keras_cnn.training import load_data, normalization_stats, zca_stats
-from pipelines.images import decode_to_shape
+from pipelines.images import decode_to_shape, load_image
 from pipelines.preprocessing import ZCAWhitening, mix_batch
 from pipelines.sources import Split, Splits
 

@@ -35,8 +35,10 @@ def plot_curves(rows: list[dict], path: str, title: str) -> None:
     plt.close(figure)
 
 
-def save_figure(figure, path: str, dpi: int = 100) -> str:
-    """Write `figure` to `path` atomically (a temporary file moved into place), close it, return `path`."""
-    atomic_write(path, lambda tmp_path: figure.savefig(tmp_path, dpi=dpi))
+def save_figure(figure, path: str, dpi: int = 100, **options) -> str:
+    """Write `figure` to `path` atomically (a temporary file moved into place), close it, return `path`.
+
+    `options` go to `savefig` (e.g. bbox_inches="tight")."""
+    atomic_write(path, lambda tmp_path: figure.savefig(tmp_path, dpi=dpi, **options))
     plt.close(figure)
     return path

@@ -9,7 +9,7 @@ import math
 
 import tensorflow as tf
 
-from pipelines.sources import Split
+from pipelines.splits import Split
 
 
 def train_dataset(

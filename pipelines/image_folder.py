@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from keras_cnn.errors import DataError
 from pipelines.images import IMAGE_EXTENSIONS, decode_pixels, decode_to_shape, is_image_file
-from pipelines.sources import Split, Splits, holdout_mask, stratified_subset
+from pipelines.splits import Split, Splits, holdout_mask, stratified_subset
 
 EXTENSIONS_TEXT = "/".join(IMAGE_EXTENSIONS)
 

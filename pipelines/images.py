@@ -5,7 +5,12 @@ converted as the training images were. JPEGs are decoded the accurate way (`deco
 the pixels are those Pillow, OpenCV and browsers give a client of the exported model.
 """
 
+import os
+
+import numpy as np
 import tensorflow as tf
+
+from keras_cnn.errors import DataError
 
 # Keras' own list (image_dataset_from_directory's ALLOWLIST_FORMATS): what a folder is searched for.
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -59,3 +64,14 @@ def decode_to_shape(
 
     image = tf.cond(tf.reduce_all(original_shape[:2] == [height, width]), lambda: image, resized)
     return tf.ensure_shape(image, image_shape), original_shape
+
+
+def load_image(path: str, channels: int) -> np.ndarray:
+    """A PNG/JPEG/GIF/BMP file as uint8 (H, W, channels); grayscale and RGB(A) are converted as needed."""
+    if not os.path.isfile(path):
+        raise DataError(f"image {path} does not exist: give the path of a PNG or JPEG file")
+    try:
+        image = decode_pixels(tf.io.read_file(path), channels)
+    except tf.errors.OpError:
+        raise DataError(f"{path} is not a readable PNG/JPEG image: give a PNG or JPEG file") from None
+    return image.numpy()

@@ -10,7 +10,8 @@ from PIL import Image
 
 import train_keras
 from keras_cnn import train
-from keras_cnn.fullyconv import ImageSizeError, fully_convolutional, heatmap
+from keras_cnn.fullyconv import ImageSizeError, fully_convolutional
+from keras_cnn.heatmap import heatmap
 from keras_cnn.models import build_model
 from pipelines.preprocessing import ChannelStats
 
