@@ -10,6 +10,7 @@ inspect, export), and the findings read several values of each run (final train 
 """
 
 import itertools
+import json
 import math
 import os
 import statistics
@@ -61,6 +62,7 @@ class Results:
 
     runs: dict[str, dict]  # run name -> {"settings": {...}, "metrics": {...}, "diverged": epoch or None}
     analysis: dict
+    loaded: list = field(default_factory=list)  # the runs as report.load_run read them, for the charts
 
     def metric(self, run: str, key: str):
         return self.runs[run]["metrics"].get(key) if run in self.runs else None
@@ -443,12 +445,12 @@ def study(
             except TrainingDiverged as error:
                 say(f"{tag}: {error}; going on with the next run")
         results = collect(spec, folder, grid_points)
-        written = write_report(name, spec, folder, results, configs, command, time.monotonic() - started)
+        finding = spec.finding(results)
+        written = write_report(name, spec, folder, results, finding, configs, command, time.monotonic() - started)
     say(f"Study {name} done: {written}")
-    for line in results_finding(spec, results):
+    for line in finding:
         say(f"  {line}")
-    return {"report": written, "runs": results.runs, "analysis": results.analysis,
-            "finding": results_finding(spec, results)}
+    return {"report": written, "runs": results.runs, "analysis": results.analysis, "finding": finding}
 
 
 def run_config(spec: Study, point: dict, data_dir, mnist_dir, epochs, limit, seed) -> TrainConfig:
@@ -476,16 +478,13 @@ def collect(spec: Study, folder: str, grid_points: dict) -> Results:
     """Each run's grid point, settings and metrics.json, then the study's analysis of them."""
     from keras_cnn.report import load_run
 
-    runs = {}
+    runs, loaded = {}, []
     for name, point in grid_points.items():
         run = load_run(os.path.join(folder, name))
         runs[name] = {"point": point, "settings": run.settings, "metrics": run.metrics, "diverged": run.diverged_epoch}
+        loaded.append(run)
     analysis = spec.analysis(runs, folder) if spec.analysis else {}
-    return Results(runs, analysis)
-
-
-def results_finding(spec: Study, results: Results) -> list[str]:
-    return spec.finding(results)
+    return Results(runs, analysis, loaded)
 
 
 TABLE = (  # metrics.json key, header, format
@@ -510,12 +509,12 @@ def cell(metrics: dict, key: str, form) -> str:
     return form(metrics.get(key))
 
 
-def write_report(name: str, spec: Study, folder: str, results: Results, configs: dict, command: str,
-                 seconds: float) -> str:
+def write_report(name: str, spec: Study, folder: str, results: Results, finding: list[str], configs: dict,
+                 command: str, seconds: float) -> str:
     """report.md (table, charts, finding), results.json (the numbers it quotes) and the charts, into `folder`."""
-    from keras_cnn.report import load_run, plot_test_accuracy, plot_train_vs_test, run_colors
+    from keras_cnn.report import plot_test_accuracy, plot_train_vs_test, run_colors
 
-    runs = [load_run(os.path.join(folder, run)) for run in results.runs]
+    runs = results.loaded
     labels = list(results.runs)
     colors = run_colors(labels)
     charts = [plot_test_accuracy(runs, labels, colors, os.path.join(folder, "test_accuracy.png")),
@@ -540,7 +539,7 @@ def write_report(name: str, spec: Study, folder: str, results: Results, configs:
         "",
         "## Finding",
         "",
-        *(f"- {line}" for line in results_finding(spec, results)),
+        *(f"- {line}" for line in finding),
         "",
         "## Runs",
         "",
@@ -553,12 +552,12 @@ def write_report(name: str, spec: Study, folder: str, results: Results, configs:
                      + " | ".join(cell(values["metrics"], key, form) for key, _, form in table) + " |")
     lines += ["", *(f"![{os.path.basename(chart)}]({os.path.basename(chart)})" for chart in charts), ""]
     if results.analysis:
-        lines += ["## Measured after the runs", "", "```json", _json_text(results.analysis), "```", ""]
+        lines += ["## Measured after the runs", "", "```json", json.dumps(results.analysis, indent=2), "```", ""]
     trained = sum(values["metrics"].get("wall_seconds") or 0 for values in results.runs.values())
     lines.append(f"Training time of the runs: {trained / 60:.1f} min (the sum of their epochs, from their "
                  f"metrics.json); this call took {seconds / 60:.1f} min.")
     write_json(os.path.join(folder, RESULTS_FILE), {
-        "study": name, "questions": spec.questions, "finding": results_finding(spec, results),
+        "study": name, "questions": spec.questions, "finding": finding,
         "runs": {run: {"point": values["point"], "metrics": values["metrics"], "diverged": values["diverged"]}
                  for run, values in results.runs.items()},
         "analysis": results.analysis,
@@ -659,12 +658,6 @@ def _scale_text(configs: dict) -> str:
     config = next(iter(configs.values()))
     images = f"{config.limit:,} images of each split" if config.limit else "all images"
     return f"{config.epochs} epoch{'s' if config.epochs > 1 else ''} each on {images}"
-
-
-def _json_text(value) -> str:
-    import json
-
-    return json.dumps(value, indent=2)
 
 
 def _show(value) -> str:

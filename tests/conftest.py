@@ -77,3 +77,24 @@ def check_study_report(folder: Path, runs_have_epoch_0: bool = True) -> None:
         assert epochs == list(range(0 if runs_have_epoch_0 else 1, metrics["epochs"] + 1))
     for chart in re.findall(r"!\[[^]]*\]\(([^)]+)\)", report):
         assert (folder / chart).stat().st_size > 1000
+
+
+STUDY_TINY = ["--limit", "8", "--epochs", "1", "--verbose", "0", "--no-tensorboard"]  # a study at a tiny scale
+
+
+def run_study_cli(*args: str, cwd: Path, script: str = "train_keras.py", prefix: tuple = ()):
+    """The command line (or `script`, e.g. tests/interrupt.py with its `prefix`) in a fresh process; its result."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    return subprocess.run([sys.executable, str(repo / script), *prefix, *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=1800)
+
+
+@pytest.fixture(scope="module")
+def study_folders(tmp_path_factory) -> dict[str, Path]:
+    """A CIFAR-like and an MNIST-like image folder for the study tests."""
+    root = tmp_path_factory.mktemp("study-data")
+    return {"cifar": write_image_folder(root / "cifar"),
+            "mnist": write_image_folder(root / "mnist", classes=("0", "1", "7"), shape=(28, 28, 1))}

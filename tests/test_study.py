@@ -1,37 +1,22 @@
 """`study`: the lab's questions as grids of ordinary runs, run as a user runs them (fresh processes)."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import check_study_report, write_image_folder
+from conftest import STUDY_TINY as TINY
+from conftest import check_study_report
+from conftest import run_study_cli as cli
 
 from keras_cnn.formatting import percent
 from keras_cnn.study import STUDIES
 
-REPO = Path(__file__).resolve().parents[1]
-TINY = ["--limit", "8", "--epochs", "1", "--verbose", "0", "--no-tensorboard"]
-
-
-def cli(*args: str, cwd: Path, script: str = "train_keras.py", prefix: tuple = ()) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / script), *prefix, *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=1800)
-
 
 @pytest.fixture(scope="module")
-def folders(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("study-data")
-    return {"cifar": write_image_folder(root / "cifar"),
-            "mnist": write_image_folder(root / "mnist", classes=("0", "1", "7"), shape=(28, 28, 1))}
-
-
-@pytest.fixture(scope="module")
-def all_studies(folders, tmp_path_factory) -> Path:
+def all_studies(study_folders, tmp_path_factory) -> Path:
     """`study all` at a tiny scale, once, in a fresh process."""
     work = tmp_path_factory.mktemp("studies")
-    done = cli("study", "all", "--data-dir", str(folders["cifar"]), "--mnist-dir", str(folders["mnist"]), *TINY,
+    done = cli("study", "all", "--data-dir", str(study_folders["cifar"]), "--mnist-dir", str(study_folders["mnist"]), *TINY,
                cwd=work)
     assert done.returncode == 0, done.stdout + done.stderr
     return work / "studies"

@@ -2,29 +2,12 @@
 
 import csv
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from conftest import write_image_folder
+from conftest import STUDY_TINY as TINY
+from conftest import run_study_cli as cli
 
 from keras_cnn.study import STUDIES, Results, dropout_rate_finding, flip_finding, lr_batch_finding
-
-REPO = Path(__file__).resolve().parents[1]
-TINY = ["--limit", "8", "--epochs", "1", "--verbose", "0", "--no-tensorboard"]
-
-
-def cli(*args: str, cwd: Path, script: str = "train_keras.py", prefix: tuple = ()) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / script), *prefix, *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=1800)
-
-
-@pytest.fixture(scope="module")
-def folders(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("study-data")
-    return {"cifar": write_image_folder(root / "cifar"),
-            "mnist": write_image_folder(root / "mnist", classes=("0", "1", "7"), shape=(28, 28, 1))}
 
 
 def test_list_names_the_eight_studies_with_their_questions_and_time(tmp_path):
@@ -35,8 +18,8 @@ def test_list_names_the_eight_studies_with_their_questions_and_time(tmp_path):
     assert all(re.search(r"Q\d+", line) and re.search(r"about \d+ min", line) for line in lines)
 
 
-def test_a_killed_study_reruns_only_what_is_unfinished(folders, tmp_path):
-    command = ["study", "dropout-rate", "--grid", "dropout=0,0.5", "--data-dir", str(folders["cifar"]),
+def test_a_killed_study_reruns_only_what_is_unfinished(study_folders, tmp_path):
+    command = ["study", "dropout-rate", "--grid", "dropout=0,0.5", "--data-dir", str(study_folders["cifar"]),
                "--limit", "8", "--epochs", "2", "--verbose", "0", "--no-tensorboard"]
     # One step per epoch (8 images, batch 128): step 3 is the first step of the second run.
     killed = cli(*command, cwd=tmp_path, script="tests/interrupt.py", prefix=("--kill-after-step", "3", "--"))
@@ -60,8 +43,8 @@ def test_a_killed_study_reruns_only_what_is_unfinished(folders, tmp_path):
     (["dropout-rate", "--grid", "dropout=high"], "the values of dropout must be float numbers"),
     (["flip", "--data-dir", "{cifar}"], "add --mnist-dir DIR"),
 ])
-def test_bad_study_arguments_are_one_line_errors(folders, tmp_path, args, message):
-    done = cli("study", *(arg.format(cifar=folders["cifar"]) for arg in args), *TINY, cwd=tmp_path)
+def test_bad_study_arguments_are_one_line_errors(study_folders, tmp_path, args, message):
+    done = cli("study", *(arg.format(cifar=study_folders["cifar"]) for arg in args), *TINY, cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [done.stderr.strip()] and message in done.stderr
     assert not (tmp_path / "studies").exists() or not any((tmp_path / "studies").rglob("metrics.json"))
