@@ -201,8 +201,18 @@ def test_sam_steps_with_the_gradient_at_the_weights_moved_uphill_and_updates_bn_
     uphill = gradients([w + rho * g / norm for w, g in zip(start, first)])
     sam.train_on_batch(images, labels)
     plain.train_on_batch(images, labels)
-    for variable, w, g in zip(sam.trainable_variables, start, uphill):
-        assert np.allclose(variable.numpy(), w - lr * g, atol=1e-5)
+    # The step is -lr times the uphill gradient to float32 rounding, and far from the plain step's.
+    # Rounding differs between eager and compiled kernels (5e-5 of the step with oneDNN limited to
+    # AVX2, ~1e-3 on a CI machine), and is measured over all weights: a conv bias before batch norm
+    # has a gradient of ~0, all rounding.
+    def distance(a, b):
+        return np.sqrt(sum(np.sum((x - y) ** 2) for x, y in zip(a, b)))
+
+    after = [variable.numpy() for variable in sam.trainable_variables]
+    sam_step = [w - lr * g for w, g in zip(start, uphill)]
+    plain_step = [w - lr * g for w, g in zip(start, first)]
+    step_size = distance(sam_step, start)
+    assert distance(after, sam_step) < 0.01 * step_size and distance(sam_step, plain_step) > 0.5 * step_size
     assert not np.allclose(sam.get_layer("fc5").kernel.numpy(), plain.get_layer("fc5").kernel.numpy(), atol=1e-5)
     # Batch-norm statistics: updated by the first pass only, exactly as by a plain step.
     for name in ("bn1", "bn2", "bn3"):
