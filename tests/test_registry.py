@@ -93,3 +93,57 @@ def test_import_keras_cnn_stays_free_of_tensorflow():
     result = subprocess.run([sys.executable, "-c", "import json\n" + script], capture_output=True, text=True, cwd=REPO,
                             timeout=120)
     assert json.loads(result.stdout) == []
+
+
+FLAKY_MODULE = """
+import os
+if not os.path.exists({marker!r}):  # the first import fails, as a module with a bug would
+    open({marker!r}, "w").close()
+    raise RuntimeError("a bug in a registered module")
+"""
+
+
+def write_flaky_module(folder: Path) -> None:
+    (folder / "flaky_registration.py").write_text(FLAKY_MODULE.format(marker=str(folder / "imported-once")))
+
+
+def test_a_failed_registration_names_keras_cnn_and_the_next_call_retries(tmp_path, monkeypatch):
+    write_flaky_module(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "MODULES", registry.MODULES + ("flaky_registration",))
+    monkeypatch.setitem(registry._state, "registered", False)
+    with pytest.raises(ImportError, match="keras_cnn could not register its custom Keras objects.*a bug in a registered"):
+        registry.register()
+    assert not registry._state["registered"] and not registry._state["registering"]
+    registry.register()
+    assert registry._state["registered"] and "flaky_registration" in sys.modules
+
+
+HOOK_RETRIES = """
+import sys, threading, warnings
+sys.path.insert(0, {folder!r})
+import keras_cnn
+from keras_cnn import registry
+registry.MODULES += ("flaky_registration",)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import keras  # registration fails: a warning, and Keras stays imported
+assert "keras" in sys.modules and not registry._state["registered"]
+assert any("keras_cnn could not register" in str(w.message) for w in caught), [str(w.message) for w in caught]
+# The next watched imports, from two threads at once, retry it: once.
+threads = [threading.Thread(target=__import__, args=(name,)) for name in ("keras_cnn.export", "keras_cnn.report")]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+assert registry._state["registered"]
+print(keras.saving.get_registered_object("keras_cnn>RandomCrop").__name__)
+"""
+
+
+def test_the_import_hook_warns_on_a_failed_registration_and_the_next_imports_retry(tmp_path):
+    write_flaky_module(tmp_path)
+    result = subprocess.run([sys.executable, "-c", HOOK_RETRIES.format(folder=str(tmp_path))], capture_output=True,
+                            text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["RandomCrop"]
