@@ -9,17 +9,10 @@ apply and the command line's --help stays fast. Checkpoints load with `keras.sav
 once `keras_cnn` is imported: its custom layers are registered as soon as Keras is (registry.py).
 """
 
-import os
-
 __version__ = "0.4.0"  # the package's version (pyproject.toml reads it); `keras-cnn --version` prints it
 
-# Must be set before TensorFlow is imported. Keras runs on TensorFlow here; TensorFlow turns
-# oneDNN on by itself only on CPUs with AVX-512, and it nearly doubles training speed on AVX2
-# CPUs (see BENCHMARKS.md). An explicit setting in the environment wins.
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-
 from keras_cnn import registry  # noqa: E402  (first: the modules below are watched by its import hook)
+from pipelines import environment  # noqa: F401  (TensorFlow's settings, before anything imports it)
 
 registry.register_when_keras_is_imported()
 

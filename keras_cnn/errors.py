@@ -1,16 +1,15 @@
-"""Errors that a user can fix. The command line prints their message as one line, no traceback."""
+"""Errors that a user can fix. The command line prints their message as one line, no traceback.
 
+The base class and DataError live in pipelines/errors.py, the leaf that the data layer raises from.
+"""
 
-class KerasCnnError(Exception):
-    """Base of the errors caused by the user's input; the message names the problem and the fix."""
+from pipelines.errors import DataError, KerasCnnError
+
+__all__ = ["ConfigError", "DataError", "KerasCnnError", "RunDirError"]
 
 
 class ConfigError(KerasCnnError, ValueError):
     """An unknown variant, an invalid hyperparameter or a conflicting option."""
-
-
-class DataError(KerasCnnError, ValueError):
-    """A missing, empty or malformed data set (folder layout, unreadable or wrongly sized images)."""
 
 
 class RunDirError(KerasCnnError):

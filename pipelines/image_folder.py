@@ -14,7 +14,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from keras_cnn.errors import DataError
+from pipelines.errors import DataError
 from pipelines.images import IMAGE_EXTENSIONS, decode_pixels, decode_to_shape, is_image_file
 from pipelines.splits import Split, Splits, holdout_mask, stratified_subset
 

@@ -10,7 +10,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from keras_cnn.errors import DataError
+from pipelines.errors import DataError
 
 # Keras' own list (image_dataset_from_directory's ALLOWLIST_FORMATS): what a folder is searched for.
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")

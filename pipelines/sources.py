@@ -7,7 +7,7 @@ from memory, so later epochs do no decoding (the in-memory arrays are the cache)
 
 from dataclasses import replace
 
-from keras_cnn.errors import DataError
+from pipelines.errors import DataError
 from pipelines.splits import Split, Splits, holdout_mask, stratified_subset
 
 __all__ = ["Split", "Splits", "load_splits", "stratified_subset"]  # the splits' types, for the modules that read them

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keras_cnn.errors import DataError
+from pipelines.errors import DataError
 from pipelines.images import JPEG_DCT_METHOD
 
 # Held-out splits (test or validation) must not move when the training seed changes.

@@ -11,7 +11,7 @@ import socket
 
 import numpy as np
 
-from keras_cnn.errors import DataError
+from pipelines.errors import DataError
 from pipelines.splits import Split, Splits
 
 TFDS_HOST = ("storage.googleapis.com", 443)  # where tfds downloads CIFAR-10 and MNIST from
