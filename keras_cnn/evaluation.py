@@ -7,10 +7,11 @@ without retraining (e.g. `--tta flip-translate` on a run trained with `--tta fli
 import keras
 import numpy as np
 
-from keras_cnn.config import DATASET_SHAPES, TrainConfig, recorded_settings
-from keras_cnn.export import load_checkpoint, read_run
+from keras_cnn.config import DATASET_SHAPES, TrainConfig
+from keras_cnn.export import load_checkpoint
 from keras_cnn.history import DEFAULT_CHECKPOINT
 from keras_cnn.models import LabSequential
+from keras_cnn.runfolder import read_trained_run
 from keras_cnn.training import load_data
 
 
@@ -20,9 +21,9 @@ def evaluate_run(run_dir: str, checkpoint: str = DEFAULT_CHECKPOINT, tta: str | 
     tta: none, flip or flip-translate (default: the run's own); data_dir: read the test split from
     there instead of the run's data source (same layout, same classes).
     """
-    record, model_path = read_run(run_dir, checkpoint)
+    run, model_path = read_trained_run(run_dir, checkpoint)
     overrides = {"data_dir": data_dir, "tta": tta}
-    config = TrainConfig.from_dict(recorded_settings(record["config"]) | {name: value for name, value in overrides.items() if value})
+    config = TrainConfig.from_dict(run.settings | {name: value for name, value in overrides.items() if value})
     trained = load_checkpoint(model_path)
     # A fresh LabSequential over the trained layers: its tta is read when predict() is first traced.
     model = LabSequential([keras.Input(DATASET_SHAPES[config.dataset], dtype="uint8"), *trained.layers], tta=config.tta)

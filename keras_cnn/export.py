@@ -12,7 +12,6 @@ carries the class names and the run's config.json; `--tflite` adds `model.tflite
 import datetime
 import os
 import shutil
-import sys
 import warnings
 import zipfile
 
@@ -25,9 +24,9 @@ from keras_cnn.errors import KerasCnnError
 from keras_cnn.files import TMP_PREFIX, read_json, write_json
 from keras_cnn.history import DEFAULT_CHECKPOINT
 from keras_cnn.locks import folder_lock
-from keras_cnn.rundir import CONFIG_FILE, METRICS_FILE
+from keras_cnn.rundir import METRICS_FILE
+from keras_cnn.runfolder import CHECKPOINTS, read_trained_run
 
-CHECKPOINTS = {"best": "best.keras", "last": "last.keras"}
 INFO_FILE = "model_info.json"
 TFLITE_FILE = "model.tflite"
 # Keras' name for a model's forward pass; ExportArchive also publishes the first endpoint as
@@ -43,7 +42,7 @@ TOLERANCE = {"saved_model": 1e-5, "tflite": 1e-4}
 
 
 class ExportError(KerasCnnError):
-    """A run that cannot be exported, an export folder that cannot be written, or one that is not an export."""
+    """A model that cannot be exported, an export folder that cannot be written, or one that is not an export."""
 
 
 def default_export_dir(run_dir: str) -> str:
@@ -68,7 +67,8 @@ def export_run(
     say = print if verbose else (lambda *args: None)
     to = to or default_export_dir(run_dir)
     with folder_lock(to, "--to"):
-        record, model_path = read_run(run_dir, checkpoint)
+        run, model_path = read_trained_run(run_dir, checkpoint)
+        record = run.record
         _check_target(to, overwrite)
         model = load_checkpoint(model_path)
         image_shape = tuple(model.input_shape[1:])
@@ -94,7 +94,7 @@ def export_run(
                 "check": {"random_images": CHECK_IMAGES, "max_abs_difference_to_keras": differences},
                 "exported": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                 "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
-                "metrics": _read_metrics(run_dir),
+                "metrics": run.metrics,
                 "run": record,
             }
             write_json(os.path.join(tmp_dir, INFO_FILE), info)
@@ -185,40 +185,6 @@ def read_export_info(export_dir: str) -> dict:
     if not os.path.exists(os.path.join(export_dir, INFO_FILE)):
         raise ExportError(f"{export_dir} has no {INFO_FILE} (class names): re-export it with `train_keras.py export`")
     return read_json(os.path.join(export_dir, INFO_FILE))
-
-
-def read_run(run_dir: str, checkpoint: str = DEFAULT_CHECKPOINT) -> tuple[dict, str]:
-    """A run folder's config.json and the path of its `checkpoint`: "last" (the default) or "best".
-
-    best.keras exists only where a validation split chose it; asking for it without one is an
-    error that says so. Runs written before keras-cnn 0.2 hold a best.keras chosen on the test
-    split: it still loads, with a note on stderr that its test accuracy is optimistic.
-    """
-    if checkpoint not in CHECKPOINTS:
-        raise ExportError(f"checkpoint '{checkpoint}' is unknown: use {' or '.join(CHECKPOINTS)}")
-    if not os.path.isdir(run_dir):
-        raise ExportError(f"run folder {run_dir} does not exist: pass --run runs/<name> of a trained run")
-    if not os.path.exists(os.path.join(run_dir, CONFIG_FILE)):
-        raise ExportError(f"{run_dir} is not a run folder (no {CONFIG_FILE}): pass --run runs/<name> of a trained run")
-    record = read_json(os.path.join(run_dir, CONFIG_FILE))
-    has_val_split = record.get("config", {}).get("val_split", 0) > 0
-    model_path = os.path.join(run_dir, CHECKPOINTS[checkpoint])
-    if not os.path.exists(model_path):
-        if checkpoint == "best" and not has_val_split:
-            raise ExportError(
-                f"{run_dir} has no best.keras: it was trained without --val-split, and the test split never chooses "
-                f"an epoch; use the last epoch (--checkpoint last, the default), or train with --val-split 0.1"
-            )
-        raise ExportError(f"{run_dir} has no {CHECKPOINTS[checkpoint]} yet: train at least one epoch first")
-    if checkpoint == "best" and not has_val_split:
-        print(f"note: {model_path} was chosen on the test split (a run written before keras-cnn 0.2), so its test "
-              f"accuracy is optimistic; --checkpoint last (the default) is not", file=sys.stderr)
-    return record, model_path
-
-
-def _read_metrics(run_dir: str) -> dict | None:
-    path = os.path.join(run_dir, METRICS_FILE)
-    return read_json(path) if os.path.exists(path) else None
 
 
 def load_checkpoint(path: str) -> keras.Model:

@@ -11,11 +11,12 @@ import numpy as np
 
 from keras_cnn.analysis import analyse
 from keras_cnn.errors import ConfigError, RunDirError
-from keras_cnn.export import read_run
+from keras_cnn.export import load_checkpoint
 from keras_cnn.formatting import pair
 from keras_cnn.fullyconv import fully_convolutional
 from keras_cnn.history import DEFAULT_CHECKPOINT
 from keras_cnn.plots import plt, save_figure
+from keras_cnn.runfolder import read_trained_run
 from pipelines.images import load_image
 
 
@@ -37,7 +38,7 @@ def heatmap(
     The model is RUN_DIR/<checkpoint>.keras made fully convolutional; the PNG goes to `out`,
     by default RUN_DIR/heatmap-<image name>.png.
     """
-    model, class_names = load_run(run_dir, checkpoint)
+    model, class_names = load_model_and_classes(run_dir, checkpoint)
     out = out or os.path.join(run_dir, f"heatmap-{os.path.splitext(os.path.basename(image_path))[0]}.png")
     if os.path.exists(out) and not overwrite:
         raise RunDirError(f"{out} exists: pass --overwrite to replace it, or --out for another file")
@@ -60,12 +61,12 @@ def heatmap(
     return out, scores
 
 
-def load_run(run_dir: str, checkpoint: str = DEFAULT_CHECKPOINT) -> tuple[keras.Sequential, list[str]]:
-    """The saved model of a run directory (`export.read_run` finds it) and its class names."""
-    record, path = read_run(run_dir, checkpoint)
-    model = keras.saving.load_model(path)
+def load_model_and_classes(run_dir: str, checkpoint: str = DEFAULT_CHECKPOINT) -> tuple[keras.Sequential, list[str]]:
+    """A run directory's `checkpoint` (found by `runfolder.read_trained_run`) and its class names."""
+    run, path = read_trained_run(run_dir, checkpoint)
+    model = load_checkpoint(path)
     classes = model.outputs[0].shape[-1]
-    names = record.get("data", {}).get("class_names")
+    names = run.class_names
     return model, list(names) if names and len(names) == classes else [str(i) for i in range(classes)]
 
 

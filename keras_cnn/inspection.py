@@ -15,30 +15,27 @@ import time
 from dataclasses import dataclass
 
 import keras
-import matplotlib
 import numpy as np
 import tensorflow as tf
 from keras import layers
 
 import keras_cnn.models  # noqa: F401  (registers the custom layers and models that load_model needs)
 import keras_cnn.optimization  # noqa: F401  (registers OneCycle, in a checkpoint's optimizer)
-from keras_cnn.config import DATASET_SHAPES, TrainConfig, recorded_settings
+from keras_cnn.config import DATASET_SHAPES, TrainConfig
 from keras_cnn.errors import ConfigError
-from keras_cnn.export import load_checkpoint, read_run
+from keras_cnn.export import load_checkpoint
 from keras_cnn.files import write_json, write_text
 from keras_cnn.formatting import percent
 from keras_cnn.history import DEFAULT_CHECKPOINT
 from keras_cnn.locks import folder_lock
 from keras_cnn.models import MIXING, preprocessing_layers
-from keras_cnn.plots import save_figure
+from keras_cnn.plots import plt, save_figure
 from keras_cnn.rundir import INSPECT_FOLDER
+from keras_cnn.runfolder import read_trained_run
 from keras_cnn.training import load_data, normalization_stats, zca_stats
 from pipelines.images import decode_to_shape, load_image
 from pipelines.preprocessing import ZCAWhitening, mix_batch
 from pipelines.sources import Split, Splits
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 REPORT_FILE = "report.md"
 SUMMARY_FILE = "summary.json"
@@ -347,9 +344,9 @@ def inspect_run(
     instead of the run's source (same layout, same classes).
     """
     started = time.perf_counter()
-    record, model_path = read_run(run_dir, checkpoint)
-    config = TrainConfig.from_dict(recorded_settings(record["config"]) | ({"data_dir": data_dir} if data_dir else {}))
-    class_names = list(record["data"]["class_names"])
+    run, model_path = read_trained_run(run_dir, checkpoint)
+    config = TrainConfig.from_dict(run.settings | ({"data_dir": data_dir} if data_dir else {}))
+    class_names = list(run.class_names)
     if count < 1:
         raise ConfigError(f"--count must be at least 1, got {count}")
     class_index = _class_index(class_name, class_names)

@@ -19,20 +19,16 @@ import time
 from dataclasses import dataclass
 
 import keras
-import matplotlib
 import numpy as np
 
 from keras_cnn.config import TrainConfig
 from keras_cnn.errors import ConfigError, RunDirError
 from keras_cnn.files import write_json, write_text
 from keras_cnn.optimization import uses_soft_labels
-from keras_cnn.plots import save_figure
+from keras_cnn.plots import plt, save_figure
 from keras_cnn.rundir import CONFIG_FILE
 from keras_cnn.training import compiled_model, load_data, normalization_stats, zca_stats
 from pipelines.datasets import steps_per_epoch, train_dataset
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 CHART_FILE = "lr_find.png"
 CSV_FILE = "lr_find.csv"

@@ -1,4 +1,8 @@
-"""Training curves as PNG, headless (matplotlib's Agg backend, no display needed)."""
+"""Figures as PNG, headless: matplotlib's Agg backend is chosen here, once, for every module that draws.
+
+Modules that draw import `plt` and `save_figure` from here (never matplotlib.pyplot directly), so the
+backend is set before pyplot is first imported, and every PNG is written atomically.
+"""
 
 import matplotlib
 
@@ -31,8 +35,7 @@ def plot_curves(rows: list[dict], path: str, title: str) -> None:
     accuracy_axes.set_title("Accuracy")
     figure.suptitle(title)
     figure.tight_layout()
-    atomic_write(path, lambda tmp_path: figure.savefig(tmp_path, dpi=110))
-    plt.close(figure)
+    save_figure(figure, path, dpi=110)
 
 
 def save_figure(figure, path: str, dpi: int = 100, **options) -> str:

@@ -9,22 +9,17 @@ keeps its colour in every chart.
 import math
 import os
 from collections import Counter
-from dataclasses import dataclass
 
-import matplotlib
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from keras_cnn.config import VARIANTS, recorded_settings  # noqa: E402
-from keras_cnn.errors import KerasCnnError  # noqa: E402
-from keras_cnn.files import TMP_PREFIX, atomic_write, read_json, write_text  # noqa: E402
-from keras_cnn.formatting import decimal, finite, percent, points  # noqa: E402
-from keras_cnn.history import read_history, summarize  # noqa: E402
-from keras_cnn.locks import folder_lock  # noqa: E402
-from keras_cnn.rundir import CONFIG_FILE, HISTORY_FILE, INSPECT_FOLDER, METRICS_FILE  # noqa: E402
+from keras_cnn.config import VARIANTS
+from keras_cnn.files import TMP_PREFIX, write_text
+from keras_cnn.formatting import decimal, percent, points
+from keras_cnn.locks import folder_lock
+from keras_cnn.plots import plt, save_figure
+from keras_cnn.rundir import CONFIG_FILE, HISTORY_FILE, INSPECT_FOLDER
+from keras_cnn.runfolder import NotARun, Run, read_run
 
 REPORT_FILE = "report.md"
 TEST_ACCURACY_CHART = "test_accuracy.png"
@@ -38,72 +33,17 @@ EXTRA_COLORS = plt.get_cmap("tab10").colors[len(VARIANTS) :] + plt.get_cmap("Dar
 SPLIT_NAMES = {"test": "test", "val": "validation"}
 
 
-class NotARun(KerasCnnError):
-    """A folder that is not a finished run of the current format, so it cannot be compared."""
-
-
-@dataclass(frozen=True)
-class Run:
-    """A finished run as its files hold it."""
-
-    path: str
-    settings: dict  # config.json "config": every TrainConfig setting
-    rows: list[dict]  # history.csv
-    metrics: dict  # metrics.json
-    split: str  # the split evaluated every epoch: "test", or "val" for a --val-split run
-
-    @property
-    def variant(self) -> str:
-        return self.settings.get("variant") or os.path.basename(os.path.normpath(self.path))
-
-    @property
-    def summary(self) -> dict:
-        """Final and best accuracy, losses and timings, computed from history.csv like metrics.json."""
-        return summarize(self.rows, self.split)
-
-    @property
-    def diverged_epoch(self) -> int | None:
-        """The epoch whose training loss became NaN or infinite, if any."""
-        return next((row["epoch"] for row in self.rows if row["epoch"] > 0 and not finite(row.get("loss"))), None)
-
-    def column(self, name: str) -> list[float]:
-        """A history.csv column per epoch, NaN where absent or not finite (matplotlib leaves gaps there)."""
-        return [row[name] if finite(row.get(name)) else math.nan for row in self.rows]
-
-
 def load_run(path: str) -> Run:
-    """Read a finished run directory; NotARun says in one line why `path` cannot be compared."""
-    if not os.path.exists(path):
-        raise NotARun("does not exist")
-    if not os.path.isdir(path):
-        raise NotARun("not a folder")
-    if not os.path.exists(os.path.join(path, CONFIG_FILE)):
-        raise NotARun(f"not a run directory (no {CONFIG_FILE})")
-    if not os.path.exists(os.path.join(path, METRICS_FILE)):
-        raise NotARun(f"unfinished (no {METRICS_FILE}): rerun its training command to finish it")
-    try:
-        record = read_json(os.path.join(path, CONFIG_FILE))
-        metrics = read_json(os.path.join(path, METRICS_FILE))
-        rows = read_history(os.path.join(path, HISTORY_FILE))
-    except (OSError, ValueError) as error:
-        raise NotARun(f"unreadable run files ({error})") from None
-    settings = record.get("config") if isinstance(record, dict) else None
-    if not isinstance(settings, dict):
-        raise NotARun(f"older format ({CONFIG_FILE} has no \"config\" settings): retrain it to compare it")
-    if not isinstance(metrics, dict):
-        raise NotARun(f"{METRICS_FILE} holds no JSON object: retrain it to compare it")
-    if not rows:
+    """A finished run of the current format; NotARun says in one line why `path` cannot be compared."""
+    run = read_run(path, finished=True)
+    if not run.rows:
         raise NotARun(f"{HISTORY_FILE} is missing or empty")
-    # A setting added after the run was trained is absent from its config.json: fill in the value the
-    # run behaved as, or it would show as a difference from newer runs.
-    settings = recorded_settings(settings)
-    split = "val" if "val_accuracy" in rows[0] else "test"
-    required = ("epoch", "loss", "accuracy", f"{split}_loss", f"{split}_accuracy")
-    missing = [name for name in required if name not in rows[0]]
+    required = ("epoch", "loss", "accuracy", f"{run.split}_loss", f"{run.split}_accuracy")
+    missing = [name for name in required if name not in run.rows[0]]
     if missing:
         columns = f"column{'s' if len(missing) > 1 else ''}"
         raise NotARun(f"older format ({HISTORY_FILE} has no {', '.join(missing)} {columns}): retrain it to compare it")
-    return Run(path, settings, rows, metrics, split)
+    return run
 
 
 def find_run_dirs(paths: list[str]) -> list[str]:
@@ -361,7 +301,7 @@ def plot_test_accuracy(runs: list[Run], labels: list[str], colors: list, path: s
     _epoch_axis(axes, *_epoch_range(runs))
     axes.grid(alpha=0.3)
     axes.legend(title="run", loc="best", fontsize="small")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_train_vs_test(runs: list[Run], labels: list[str], colors: list, path: str) -> str:
@@ -406,7 +346,7 @@ def plot_train_vs_test(runs: list[Run], labels: list[str], colors: list, path: s
         frameon=False,
     )
     figure.suptitle(f"Train vs {word}, per run: accuracy (top) and loss (bottom) per epoch", fontsize="x-large")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_learning_rate(runs: list[Run], labels: list[str], colors: list, path: str) -> str:
@@ -430,7 +370,7 @@ def plot_learning_rate(runs: list[Run], labels: list[str], colors: list, path: s
     axes.set_ylabel("learning rate (log scale)")
     _epoch_axis(axes, *_epoch_range(runs))
     axes.grid(alpha=0.3, which="both")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _same_start(a: list[float], b: list[float]) -> bool:
@@ -473,8 +413,3 @@ def _epoch_axis(axes, epochs: int, first: int = 1) -> None:
     axes.set_xlim(first - 0.5, epochs + 0.5)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
-
-def _save(figure, path: str) -> str:
-    atomic_write(path, lambda tmp_path: figure.savefig(tmp_path, dpi=100))
-    plt.close(figure)
-    return path

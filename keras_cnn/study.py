@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from keras_cnn.config import TrainConfig, recorded_settings, resolve_config
+from keras_cnn.config import TrainConfig, resolve_config
 from keras_cnn.errors import ConfigError, DataError
 from keras_cnn.files import read_json, write_json, write_text
 from keras_cnn.formatting import decimal, finite, percent, points
 from keras_cnn.locks import folder_locks
 from keras_cnn.rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, is_longer
+from keras_cnn.runfolder import read_run, read_trained_run
 
 # Keras and TensorFlow are imported by the functions that train or predict, so that `study --list`
 # answers at once.
@@ -250,9 +251,9 @@ def split_statistics(runs: dict, folder: str) -> dict:
     from pipelines.preprocessing import channel_stats
 
     name = next(name for name, run in runs.items() if run["settings"]["normalization"] == "train")
-    record = _read_record(os.path.join(folder, name))
-    train = record["data"]["normalization_stats"]
-    config = TrainConfig.from_dict(recorded_settings(record["config"]))
+    run = read_run(os.path.join(folder, name))
+    train = run.record["data"]["normalization_stats"]
+    config = TrainConfig.from_dict(run.settings)
     test = channel_stats(load_data(config, test_only=True).test.images)
     mean_difference = np.abs(np.array(train["mean"]) - np.array(test.mean))
     std_difference = np.abs(np.array(train["std"]) - np.array(test.std))
@@ -272,12 +273,12 @@ def dropout_modes(runs: dict, folder: str, passes: tuple[int, ...] = (10, 100), 
     """
     import keras
 
+    from keras_cnn.export import load_checkpoint
     from keras_cnn.training import load_data
 
-    name = next(iter(runs))
-    record = _read_record(os.path.join(folder, name))
-    config = TrainConfig.from_dict(recorded_settings(record["config"]))
-    model = keras.saving.load_model(os.path.join(folder, name, "last.keras"), compile=False)
+    run, checkpoint = read_trained_run(os.path.join(folder, next(iter(runs))))
+    config = TrainConfig.from_dict(run.settings)
+    model = load_checkpoint(checkpoint)
     test = load_data(config, test_only=True).test
     cut = next(index for index, layer in enumerate(model.layers) if isinstance(layer, keras.layers.Dropout))
     features = keras.Sequential([keras.Input(model.input_shape[1:], dtype="uint8"), *model.layers[:cut]])
@@ -476,7 +477,7 @@ def run_config(spec: Study, point: dict, data_dir, mnist_dir, epochs, limit, see
 
 def collect(spec: Study, folder: str, grid_points: dict) -> Results:
     """Each run's grid point, settings and metrics.json, then the study's analysis of them."""
-    from keras_cnn.report import load_run
+    from keras_cnn.report import load_run  # the finished runs compare reads (matplotlib: imported when used)
 
     runs, loaded = {}, []
     for name, point in grid_points.items():
@@ -569,9 +570,7 @@ def write_report(name: str, spec: Study, folder: str, results: Results, finding:
 
 def plot_grid(spec: Study, results: Results, path: str) -> str | None:
     """Final test accuracy against a numeric axis (a line, with train), or over two axes (a heatmap)."""
-    import matplotlib.pyplot as plt
-
-    from keras_cnn.plots import save_figure
+    from keras_cnn.plots import plt, save_figure
 
     grid = {name: run for name, run in results.runs.items() if set(run["point"]) == set(spec.grid)}
     axes = [axis for axis in spec.grid if len({run["point"][axis] for run in grid.values()}) > 1]
@@ -633,10 +632,6 @@ def write_index(out: str) -> str:
     path = os.path.join(out, INDEX_FILE)
     write_text(path, "\n".join(lines) + "\n")
     return path
-
-
-def _read_record(run_dir: str) -> dict:
-    return read_json(os.path.join(run_dir, CONFIG_FILE))
 
 
 def _setting_text(results: Results, name: str) -> str:

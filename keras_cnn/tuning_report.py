@@ -10,16 +10,13 @@ import csv
 import io
 import os
 
-import matplotlib
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import NullFormatter  # noqa: E402
-
-from keras_cnn.config import TrainConfig  # noqa: E402
-from keras_cnn.files import atomic_write, write_json, write_text  # noqa: E402
-from keras_cnn.rundir import retrain_run_dir  # noqa: E402
+from keras_cnn.config import TrainConfig
+from keras_cnn.files import write_json, write_text
+from keras_cnn.plots import plt, save_figure
+from keras_cnn.rundir import retrain_run_dir
 
 TRIALS_FILE = "trials.csv"
 SUMMARY_FILE = "summary.md"
@@ -168,8 +165,7 @@ def plot_objective(path: str, rows: list[dict], influence: dict, record: dict, s
         fontsize=9,
     )
     figure.tight_layout()
-    atomic_write(path, lambda tmp_path: figure.savefig(tmp_path, dpi=110))
-    plt.close(figure)
+    save_figure(figure, path, dpi=110)
     return True
 
 

@@ -13,7 +13,7 @@ from conftest import write_image_folder
 from PIL import Image
 
 import train_keras
-from keras_cnn import train
+from keras_cnn import RunDirError, train
 from keras_cnn.export import ExportError, export_run
 
 # Runs in a fresh interpreter that can only see TensorFlow and NumPy: what a user serving the model has.
@@ -173,8 +173,8 @@ def test_export_errors_are_one_line(exported, tmp_path, capsys, case):
 def test_export_without_a_checkpoint_names_it(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    (run / "config.json").write_text("{}")
-    with pytest.raises(ExportError, match="no last.keras"):
+    (run / "config.json").write_text('{"config": {"val_split": 0.0}}')
+    with pytest.raises(RunDirError, match="no last.keras yet: train at least one epoch first"):
         export_run(str(run), to=str(tmp_path / "out"), verbose=False)
 
 

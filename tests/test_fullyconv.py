@@ -146,7 +146,7 @@ def test_heatmap_errors_are_one_line(trained_run, tmp_path, capsys):
         assert train_keras.main(["heatmap", "--run", str(trained_run), *argv]) == 1
         assert message in capsys.readouterr().err
     assert train_keras.main(["heatmap", "--run", str(tmp_path), str(small)]) == 1
-    assert "is not a run folder (no config.json)" in capsys.readouterr().err
+    assert f"{tmp_path}: not a run folder (no config.json): pass --run" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("settings, what", [(dict(whitening="zca"), "ZCA whitening"),

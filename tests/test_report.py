@@ -114,7 +114,7 @@ def test_incomplete_and_older_runs_are_skipped_with_one_line_each(tmp_path, caps
     assert reasons[f"skipped {runs / 'dropout'}"].startswith("older format (config.json")
     assert reasons[f"skipped {runs / 'norm'}"].startswith(
         "older format (history.csv has no accuracy, test_loss, test_accuracy columns)")
-    assert reasons[f"skipped {runs / 'notes'}"].startswith("not a run directory")
+    assert reasons[f"skipped {runs / 'notes'}"].startswith("not a run folder (no config.json)")
     assert reasons[f"skipped {runs / 'missing'}"] == "does not exist"
     report = (tmp_path / "out" / "report.md").read_text()
     assert list(table(report)) == ["bn"] and "**Not compared:**" in report and f"`{runs / 'augment'}`" in report
