@@ -106,13 +106,23 @@ def test_color_jitter_is_mild_bounded_and_off_at_inference():
 
 
 def test_mixup_labels_sum_to_one_and_images_are_mixtures(images):
-    labels = keras.ops.one_hot(np.arange(64) % 10, 10)
-    mixed, soft = mix_batch(images, labels, ("mixup",), 0.4, 1.0, keras.random.SeedGenerator(3))
-    soft = np.asarray(soft)
-    assert np.allclose(soft.sum(axis=1), 1.0, atol=1e-6)
-    assert ((soft > 0) & (soft < 1)).any()
-    weight = soft[np.arange(64), np.arange(64) % 10].min()  # own class keeps at least the mixing weight
-    assert np.asarray(mixed).dtype == np.uint8 and 0 <= weight <= 1
+    # One class per image, so each soft label names the image's partner and the mixing weight.
+    labels = keras.ops.one_hot(np.arange(64), 64)
+    mixed, soft = mix_batch(images, labels, ("mixup",), 1.0, 1.0, keras.random.SeedGenerator(9))
+    mixed, soft = np.asarray(mixed), np.asarray(soft)
+    assert mixed.dtype == np.uint8 and np.allclose(soft.sum(axis=1), 1.0, atol=1e-6)
+    weight = soft[np.arange(64), np.arange(64)].min()  # one weight per batch: the own class's, where the partner differs
+    assert 0.2 < weight < 0.8  # (this seed's draw: both images visibly present)
+    for i in range(64):
+        others = soft[i].copy()
+        others[i] = 0
+        if others.max() < 1e-6:  # shuffled onto itself: unchanged
+            assert (mixed[i] == images[i]).all()
+            continue
+        partner = others.argmax()
+        assert np.isclose(soft[i, i], weight, atol=1e-6) and np.isclose(others[partner], 1 - weight, atol=1e-6)
+        expected = weight * images[i].astype(np.float64) + (1 - weight) * images[partner].astype(np.float64)
+        assert np.abs(mixed[i] - expected).max() <= 0.5 + 1e-3  # rounded to the nearest level
 
 
 def test_cutmix_labels_match_the_pasted_area(images):
@@ -332,10 +342,20 @@ def _test_split(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     return test.images, test.labels
 
 
-def test_zca_run_end_to_end(cifar_like_folder, tmp_path):
+def test_zca_run_end_to_end_whitens_with_the_training_split_statistics(cifar_like_folder, tmp_path):
+    from keras_cnn.training import load_data, normalization_stats, zca_stats
+
     _, run_dir = train("augment", data_dir=str(cifar_like_folder), epochs=1, batch_size=16, verbose=0, whitening="zca",
                        run_dir=str(tmp_path / "r"))
-    assert json.loads((Path(run_dir) / "config.json").read_text())["config"]["whitening"] == "zca"
+    config = resolve_config("augment", data_dir=str(cifar_like_folder), whitening="zca")
+    splits = load_data(config)
+    mean, matrix = zca_stats(config, splits, normalization_stats(config, splits))
+    saved = keras.saving.load_model(Path(run_dir) / "last.keras")
+    (whitening,) = [layer for layer in saved.layers if isinstance(layer, ZCAWhitening)]
+    # The checkpoint whitens with the training split's mean and matrix, not the test split's.
+    assert np.allclose(whitening.mean.numpy(), mean, atol=1e-5) and np.allclose(whitening.matrix.numpy(), matrix, atol=1e-4)
+    _, test_matrix = zca_whitening(splits.test.images, config.zca_epsilon, normalization_stats(config, splits))
+    assert not np.allclose(test_matrix, matrix, atol=1e-2)
 
 
 def test_export_of_a_run_with_zca_and_every_augmentation_takes_pixels_and_predicts_like_keras(cifar_like_folder, tmp_path):

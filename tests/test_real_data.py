@@ -17,7 +17,8 @@ def test_bn_one_epoch_on_a_subset_of_the_cifar10_jpeg_copy(tmp_path):
     assert record["data"]["train_images"] == 1000 and record["data"]["test_images"] == 1000
     assert record["data"]["class_names"][:3] == ["airplane", "automobile", "bird"]
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
-    assert 0 <= metrics["final_test_accuracy"] <= 1 and metrics["epochs"] == 1
+    # 8 steps of 128 images: 20.8% measured (23.3% with --seed 1), above chance (10%).
+    assert metrics["final_test_accuracy"] > 0.15 and metrics["epochs"] == 1
 
 
 @needs_cifar_jpeg
