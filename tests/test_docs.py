@@ -63,6 +63,13 @@ def test_the_readme_results_table_is_the_one_made_from_the_committed_records():
     assert table == publish.results_table(), "run `python docs/results/publish.py` after adding a record"
 
 
+def test_the_selection_of_best_in_docs_results_is_the_one_made_from_the_committed_records():
+    publish = publish_module()
+    page = (REPO / "docs" / "results.md").read_text()
+    table = page.split(publish.SELECTION_START)[1].split(publish.SELECTION_END)[0].strip()
+    assert table == publish.selection_table(), "run `python docs/results/publish.py` after adding a record"
+
+
 def test_every_accuracy_in_the_readme_results_table_equals_a_committed_record():
     import json
 

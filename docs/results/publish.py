@@ -1,7 +1,8 @@
 """Publish run records and the tables made from them, so that no quoted number is typed by hand.
 
     python docs/results/publish.py add RUN_DIR NAME   # copy a finished run's records to docs/results/runs/NAME/
-    python docs/results/publish.py                    # rewrite the README's Results table and docs/lab/report.md
+    python docs/results/publish.py                    # rewrite the README's Results table, docs/lab/report.md
+                                                      # and the selection of `best` in docs/results.md
 
 A record is a run's config.json, history.csv and metrics.json (no checkpoints). The README's
 Results table lies between the two RESULTS_* markers and is rewritten whole from the records;
@@ -24,6 +25,15 @@ README = "README.md"
 RESULTS_START = "<!-- RESULTS_START: made by docs/results/publish.py from docs/results/runs; do not edit -->"
 RESULTS_END = "<!-- RESULTS_END -->"
 LAB_REPORT = os.path.join("docs", "lab")
+
+RESULTS_PAGE = os.path.join("docs", "results.md")
+SELECTION_START = "<!-- SELECTION_START: made by docs/results/publish.py from docs/results/runs; do not edit -->"
+SELECTION_END = "<!-- SELECTION_END -->"
+# The candidates for `best`, declared before any of them ran (2026-12-04): record name -> the flags they add to
+# `train --variant best --data-dir ../shared/data/cifar10-jpeg --epochs 30 --val-split 0.1 --mixed-precision`.
+CANDIDATES = {"select-best": "", "select-wd1e-2": "--weight-decay 1e-2"}
+BEST_SEEDS = ("best-seed0", "best-seed1", "best-seed2")  # the chosen recipe on all 50,000 images, --seed 0, 1, 2
+TORCH_CONTROL = "torch-bn"  # benchmarks/torch_lab_run.py --epochs 30: the bn recipe written in PyTorch
 
 # The lab's progression, in order: record name of each seed's run (seed 0 is the `lab` run).
 LAB_VARIANTS = ("baseline", "norm", "augment", "momentum", "dropout", "bn")
@@ -88,20 +98,63 @@ def results_table() -> str:
         protocol = f"CIFAR-10 JPEG copy, 50,000 train / 10,000 test, {first['metrics']['epochs']} epochs" if first else "not recorded yet"
         gap = _points(first["metrics"]["train_test_gap"]) if first else "–"
         lines.append(f"| `{variant}` | {protocol} | {accuracies} | {gap} | {links or '–'} |")
+    torch = load(TORCH_CONTROL)
+    if torch:
+        lines.append(
+            f"| `bn` in PyTorch (control: `benchmarks/torch_lab_run.py`) | the same data, recipe and "
+            f"{torch['metrics']['epochs']} epochs, written in PyTorch | {percent(torch['metrics']['final_test_accuracy'])} | "
+            f"{_points(torch['metrics']['train_test_gap'])} | [{TORCH_CONTROL}]({torch['path']}) |"
+        )
     return "\n".join(lines)
+
+
+def selection_table() -> str:
+    """docs/results.md's selection of `best`: each candidate's final validation accuracy, the chosen one, its seeds."""
+    lines = ["| candidate | flags added | validation accuracy, final epoch (5,000 held out) | records |", "|---|---|---|---|"]
+    records = {name: load(name) for name in CANDIDATES}
+    finished = {name: r for name, r in records.items() if r}
+    chosen = max(finished, key=lambda name: finished[name]["metrics"]["final_val_accuracy"]) \
+        if len(finished) == len(CANDIDATES) else None
+    for name, flags in CANDIDATES.items():
+        record = records[name]
+        accuracy = percent(record["metrics"]["final_val_accuracy"]) if record else "not run yet"
+        mark = " **(chosen)**" if name == chosen else ""
+        lines.append(f"| {name}{mark} | {f'`{flags}`' if flags else 'none (`best` as it is)'} | {accuracy} | {_link(name, record)} |")
+    if chosen is None:
+        lines.append("")
+        lines.append("Selection pending: not every candidate has finished.")
+        return "\n".join(lines)
+    seeds = [load(name) for name in BEST_SEEDS]
+    done = [r for r in seeds if r]
+    lines += ["", f"The chosen recipe (`{CANDIDATES[chosen] or 'best as it is'}`) on all 50,000 training images, "
+              "final-epoch test accuracy (read once per seed):", "",
+              "| seed | test accuracy, final epoch | records |", "|---|---|---|"]
+    for seed, (name, record) in enumerate(zip(BEST_SEEDS, seeds)):
+        accuracy = percent(record["metrics"]["final_test_accuracy"]) if record else "not run yet"
+        lines.append(f"| {seed} | {accuracy} | {_link(name, record)} |")
+    if len(done) == len(BEST_SEEDS):
+        mean = sum(r["metrics"]["final_test_accuracy"] for r in done) / len(done)
+        lines.append(f"| mean of {len(done)} | **{percent(mean)}** | |")
+    return "\n".join(lines)
+
+
+def _link(name: str, record: dict | None, page_folder: str = "docs") -> str:
+    """A Markdown link to a record from a page in `page_folder` (docs/results.md: docs)."""
+    return f"[{name}]({os.path.relpath(record['path'], page_folder)})" if record else "–"
 
 
 def _points(fraction: float | None) -> str:
     return "–" if fraction is None else f"{100 * fraction:+.1f} pp"
 
 
-def rewrite_readme() -> None:
-    path = os.path.join(REPO, README)
+def rewrite_between(page: str, start: str, end: str, table: str) -> None:
+    """Replace what lies between the `start` and `end` markers of `page` with `table`."""
+    path = os.path.join(REPO, page)
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    before, rest = text.split(RESULTS_START)
-    _, after = rest.split(RESULTS_END)
-    write_text(path, f"{before}{RESULTS_START}\n{results_table()}\n{RESULTS_END}{after}")
+    before, rest = text.split(start)
+    _, after = rest.split(end)
+    write_text(path, f"{before}{start}\n{table}\n{end}{after}")
 
 
 def rewrite_lab_report() -> None:
@@ -119,8 +172,9 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["add"] and len(sys.argv) == 4:
         print(f"Recorded {sys.argv[2]} in {add(sys.argv[2], sys.argv[3])}")
     elif len(sys.argv) == 1:
-        rewrite_readme()
+        rewrite_between(README, RESULTS_START, RESULTS_END, results_table())
+        rewrite_between(RESULTS_PAGE, SELECTION_START, SELECTION_END, selection_table())
         rewrite_lab_report()
-        print(f"Rewrote {README}'s Results table and {LAB_REPORT}/report.md")
+        print(f"Rewrote {README}'s Results table, {LAB_REPORT}/report.md and the selection in {RESULTS_PAGE}")
     else:
         raise SystemExit(__doc__)
