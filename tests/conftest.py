@@ -39,6 +39,32 @@ def write_image_folder(root: Path, classes=("cat", "dog", "ship"), train=4, test
     return root
 
 
+# Ten colours far apart (matplotlib's tab10, white for its gray), one per class of `write_learnable_folder`.
+CLASS_COLORS = np.array([(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+                         (140, 86, 75), (227, 119, 194), (250, 250, 250), (188, 189, 34), (23, 190, 207)])
+
+
+def write_learnable_folder(root: Path, train: int = 150, test: int = 20, seed: int = 0) -> Path:
+    """A 10-class CIFAR-shaped image folder that a network can learn, unlike noise: root/{train,test}/class<k>/*.png.
+
+    Each image is a disc of its class's colour, of random size and place, on noisy gray of random
+    brightness; flips and crops keep the class.
+    """
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:32, 0:32]
+    for split, count in (("train", train), ("test", test)):
+        for label, color in enumerate(CLASS_COLORS):
+            folder = root / split / f"class{label}"
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(count):
+                image = np.repeat(rng.uniform(60, 190) + rng.normal(0, 20, (32, 32, 1)), 3, axis=2)
+                (center_y, center_x), radius = rng.uniform(11, 21, 2), rng.uniform(6.4, 9.6)
+                disc = (rows - center_y) ** 2 + (cols - center_x) ** 2 <= radius**2
+                image[disc] = color + rng.normal(0, 15, (int(disc.sum()), 3))
+                Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(folder / f"{i:04d}.png")
+    return root
+
+
 @pytest.fixture
 def cifar_like_folder(tmp_path) -> Path:
     """A 10-class CIFAR-shaped image folder: 8 train and 4 test PNGs per class."""
