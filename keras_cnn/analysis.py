@@ -19,7 +19,7 @@ from keras import layers
 
 from keras_cnn.config import TrainConfig, resolve_config
 from keras_cnn.errors import ConfigError
-from keras_cnn.formatting import pair
+from keras_cnn.formatting import decimal, pair
 from keras_cnn.fullyconv import fully_convolutional
 from keras_cnn.models import build_model
 from pipelines.preprocessing import ColorJitter, Cutout, RandomCrop, ZCAWhitening
@@ -221,11 +221,11 @@ def _format(analysis: Analysis, markdown: bool) -> str:
             row.name,
             row.kind,
             _shape(row.output_shape),
-            _number(row.weights) if row.weights else "-",
+            decimal(row.weights, 0) if row.weights else "-",
             f"`{row.formula}`" if markdown and row.formula else row.formula,
             pair(*(f.size for f in row.fields)) + (f" (all {_size(*analysis.visible)})" if row.whole_input else ""),
             pair(*(f.jump for f in row.fields)) if row.spatial else "-",
-            _number(row.macs) if row.macs else "-",
+            decimal(row.macs, 0) if row.macs else "-",
             f"{row.weights / total:.2%}" if row.weights else "-",
         ]
         for row in analysis.rows
@@ -240,9 +240,9 @@ def _format(analysis: Analysis, markdown: bool) -> str:
             ["layer", "does", "output", "weights", "= formula", "RF", "jump", "MACs", "share"], layer_rows, markdown
         ),
         "",
-        f"Total: {_number(total)} trainable weights"
-        + (f" (+ {_number(fixed)} running statistics of batch normalization, not trained)" if fixed else "")
-        + f"; {_number(analysis.total_macs)} MACs per image.",
+        f"Total: {decimal(total, 0)} trainable weights"
+        + (f" (+ {decimal(fixed, 0)} running statistics of batch normalization, not trained)" if fixed else "")
+        + f"; {decimal(analysis.total_macs, 0)} MACs per image.",
         "",
         *(f"- {legend}" if markdown else prose(legend) for legend in (WEIGHTS_LEGEND, FIELD_LEGEND, MACS_LEGEND)),
     ]
@@ -253,8 +253,8 @@ def _format(analysis: Analysis, markdown: bool) -> str:
                 row.name,
                 _shape(row.input_shape),
                 _shape(row.output_shape),
-                _number(row.weights),
-                _number(row.dense_equivalent),
+                decimal(row.weights, 0),
+                decimal(row.dense_equivalent, 0),
                 f"{row.dense_equivalent / row.weights:,.0f}x",
             ]
             for row in convolutions
@@ -346,5 +346,3 @@ def _size(height: int, width: int) -> str:
     return f"{height}x{width}"
 
 
-def _number(n: int) -> str:
-    return f"{n:,}"

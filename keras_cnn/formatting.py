@@ -23,6 +23,16 @@ def decimal(value, digits: int) -> str:
     return f"{value:,.{digits}f}" if finite(value) else "–"
 
 
+def setting(value, exact: bool = False) -> str:
+    """A setting's value as tables show it: lists joined by commas ("none" when empty), floats in %g
+    (`exact`: as Python writes them, 0.0 and 1e-05, the way --help lists the variants)."""
+    if isinstance(value, list | tuple):
+        return ",".join(value) or "none"
+    if isinstance(value, float):
+        return str(value) if exact else f"{value:g}"
+    return "none" if value is None else str(value)
+
+
 def pair(a, b) -> str:
     """Two sizes along rows and columns: "5" when they are equal, else "5x3"."""
     return str(a) if a == b else f"{a}x{b}"

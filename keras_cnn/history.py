@@ -15,6 +15,7 @@ import os
 import statistics
 
 from keras_cnn.files import write_text
+from keras_cnn.formatting import finite
 
 # The checkpoint that commands read by default, and the run's headline: the last epoch's. best.keras
 # exists only when a validation split chose it (callbacks.Checkpoints).
@@ -51,7 +52,7 @@ def summarize(rows: list[dict], split: str = "test") -> dict:
     start = next((row for row in rows if row["epoch"] == 0), None)  # --eval-at-start: the untrained network
     rows = [row for row in rows if row["epoch"] > 0]
     last = rows[-1]
-    losses = [row for row in rows if _finite(row.get(f"{split}_loss"))]
+    losses = [row for row in rows if finite(row.get(f"{split}_loss"))]
     lowest_loss = min(losses, key=lambda row: row[f"{split}_loss"]) if losses else None
     metrics = {
         f"final_{split}_accuracy": last.get(f"{split}_accuracy"),
@@ -67,7 +68,7 @@ def summarize(rows: list[dict], split: str = "test") -> dict:
         "best_checkpoint_chosen_on": "val" if split == "val" else None,
     }
     if split == "val":
-        scored = [row for row in rows if _finite(row.get("val_accuracy"))]
+        scored = [row for row in rows if finite(row.get("val_accuracy"))]
         best = max(scored, key=lambda row: row["val_accuracy"]) if scored else None
         metrics |= {"best_val_accuracy": best and best["val_accuracy"], "best_epoch": best and best["epoch"]}
     metrics |= {
@@ -88,9 +89,5 @@ def _number(text: str) -> float | None:
     return float(text) if text not in ("", None) else None
 
 
-def _finite(value) -> bool:
-    return isinstance(value, float) and math.isfinite(value)
-
-
 def _difference(a: float | None, b: float | None) -> float | None:
-    return a - b if _finite(a) and _finite(b) else None
+    return a - b if finite(a) and finite(b) else None

@@ -15,7 +15,7 @@ from matplotlib.ticker import MaxNLocator
 
 from keras_cnn.config import VARIANTS
 from keras_cnn.files import TMP_PREFIX, write_text
-from keras_cnn.formatting import decimal, percent, points
+from keras_cnn.formatting import decimal, percent, points, setting
 from keras_cnn.locks import folder_lock
 from keras_cnn.plots import plt, save_figure
 from keras_cnn.rundir import CONFIG_FILE, HISTORY_FILE, INSPECT_FOLDER
@@ -224,21 +224,21 @@ def _settings_cells(runs: list[Run]) -> list[str]:
     cells, previous = [], None
     for run in runs:
         changed = [
-            name for name in names if previous is None or _show(run.settings.get(name)) != _show(previous.get(name))
+            name for name in names if previous is None or setting(run.settings.get(name)) != setting(previous.get(name))
         ]
-        cells.append(", ".join(f"{name}={_show(run.settings.get(name))}" for name in changed) or "same as above")
+        cells.append(", ".join(f"{name}={setting(run.settings.get(name))}" for name in changed) or "same as above")
         previous = run.settings
     return cells
 
 
 def _differing_settings(runs: list[Run]) -> list[str]:
     names = dict.fromkeys(name for run in runs for name in run.settings if name != "variant")
-    return [name for name in names if len({_show(run.settings.get(name)) for run in runs}) > 1]
+    return [name for name in names if len({setting(run.settings.get(name)) for run in runs}) > 1]
 
 
 def _shared_settings(runs: list[Run]) -> list[str]:
     differing = set(_differing_settings(runs)) | {"variant"}
-    return [f"{name}={_show(value)}" for name, value in runs[0].settings.items() if name not in differing]
+    return [f"{name}={setting(value)}" for name, value in runs[0].settings.items() if name not in differing]
 
 
 def _note(run: Run) -> str:
@@ -269,12 +269,6 @@ def _split_word(runs: list[Run]) -> str:
     return SPLIT_NAMES[splits.pop()] if len(splits) == 1 else "held-out"
 
 
-def _show(value) -> str:
-    if isinstance(value, list | tuple):
-        return ",".join(value) or "none"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return "none" if value is None else str(value)
 
 
 def _holds_run(path: str) -> bool:

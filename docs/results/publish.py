@@ -17,6 +17,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, REPO)
 
 from keras_cnn.files import read_json, write_json, write_text  # noqa: E402
+from keras_cnn.formatting import percent, points  # noqa: E402
 from keras_cnn.history import read_history, summarize  # noqa: E402
 
 RUNS = os.path.join("docs", "results", "runs")  # relative to the repository root, as the docs link them
@@ -72,10 +73,6 @@ def load(name: str) -> dict | None:
             "config": read_json(os.path.join(folder, "config.json")), "path": f"{RUNS}/{name}"}
 
 
-def percent(fraction: float) -> str:
-    return f"{100 * fraction:.2f}%"
-
-
 def results_table() -> str:
     """The README's Results table: each lab step's final-epoch test accuracy per seed, from the records."""
     lines = [
@@ -87,23 +84,23 @@ def results_table() -> str:
         data = lenet5["config"]["data"]
         lines.append(
             f"| `lenet5` | MNIST sample, {data['train_images']:,} train / {data['test_images']:,} test, "
-            f"{lenet5['metrics']['epochs']} epochs | {percent(lenet5['metrics']['final_test_accuracy'])} | "
-            f"{_points(lenet5['metrics']['train_test_gap'])} | [lab-lenet5]({lenet5['path']}) |"
+            f"{lenet5['metrics']['epochs']} epochs | {percent(lenet5['metrics']['final_test_accuracy'], 2)} | "
+            f"{points(lenet5['metrics']['train_test_gap'])} | [lab-lenet5]({lenet5['path']}) |"
         )
     for variant in LAB_VARIANTS:
         records = [load(record_name(variant, seed)) for seed in SEEDS]
         first = records[0]
-        accuracies = " / ".join(percent(r["metrics"]["final_test_accuracy"]) if r else "–" for r in records)
+        accuracies = " / ".join(percent(r["metrics"]["final_test_accuracy"], 2) if r else "–" for r in records)
         links = ", ".join(f"[{record_name(variant, seed)}]({r['path']})" for seed, r in zip(SEEDS, records) if r)
         protocol = f"CIFAR-10 JPEG copy, 50,000 train / 10,000 test, {first['metrics']['epochs']} epochs" if first else "not recorded yet"
-        gap = _points(first["metrics"]["train_test_gap"]) if first else "–"
+        gap = points(first["metrics"]["train_test_gap"]) if first else "–"
         lines.append(f"| `{variant}` | {protocol} | {accuracies} | {gap} | {links or '–'} |")
     torch = load(TORCH_CONTROL)
     if torch:
         lines.append(
             f"| `bn` in PyTorch (control: `benchmarks/torch_lab_run.py`) | the same data, recipe and "
-            f"{torch['metrics']['epochs']} epochs, written in PyTorch | {percent(torch['metrics']['final_test_accuracy'])} | "
-            f"{_points(torch['metrics']['train_test_gap'])} | [{TORCH_CONTROL}]({torch['path']}) |"
+            f"{torch['metrics']['epochs']} epochs, written in PyTorch | {percent(torch['metrics']['final_test_accuracy'], 2)} | "
+            f"{points(torch['metrics']['train_test_gap'])} | [{TORCH_CONTROL}]({torch['path']}) |"
         )
     return "\n".join(lines)
 
@@ -117,7 +114,7 @@ def selection_table() -> str:
         if len(finished) == len(CANDIDATES) else None
     for name, flags in CANDIDATES.items():
         record = records[name]
-        accuracy = percent(record["metrics"]["final_val_accuracy"]) if record else "not run yet"
+        accuracy = percent(record["metrics"]["final_val_accuracy"], 2) if record else "not run yet"
         mark = " **(chosen)**" if name == chosen else ""
         lines.append(f"| {name}{mark} | {f'`{flags}`' if flags else 'none (`best` as it is)'} | {accuracy} | {_link(name, record)} |")
     if chosen is None:
@@ -130,21 +127,17 @@ def selection_table() -> str:
               "final-epoch test accuracy (read once per seed):", "",
               "| seed | test accuracy, final epoch | records |", "|---|---|---|"]
     for seed, (name, record) in enumerate(zip(BEST_SEEDS, seeds)):
-        accuracy = percent(record["metrics"]["final_test_accuracy"]) if record else "not run yet"
+        accuracy = percent(record["metrics"]["final_test_accuracy"], 2) if record else "not run yet"
         lines.append(f"| {seed} | {accuracy} | {_link(name, record)} |")
     if len(done) == len(BEST_SEEDS):
         mean = sum(r["metrics"]["final_test_accuracy"] for r in done) / len(done)
-        lines.append(f"| mean of {len(done)} | **{percent(mean)}** | |")
+        lines.append(f"| mean of {len(done)} | **{percent(mean, 2)}** | |")
     return "\n".join(lines)
 
 
 def _link(name: str, record: dict | None, page_folder: str = "docs") -> str:
     """A Markdown link to a record from a page in `page_folder` (docs/results.md: docs)."""
     return f"[{name}]({os.path.relpath(record['path'], page_folder)})" if record else "–"
-
-
-def _points(fraction: float | None) -> str:
-    return "–" if fraction is None else f"{100 * fraction:+.1f} pp"
 
 
 def rewrite_between(page: str, start: str, end: str, table: str) -> None:

@@ -17,6 +17,7 @@ from keras_cnn.commands.flags import (
     tensorboard_options,
 )
 from keras_cnn.config import variant_changes
+from keras_cnn.formatting import setting
 from keras_cnn.rundir import retrain_run_dir
 
 
@@ -65,9 +66,7 @@ def variants_table() -> str:
     """The settings each variant changes, one line per variant."""
     lines = ["variants (each CIFAR-10 variant adds to the one before):"]
     for name, changes in variant_changes().items():
-        lines.append(f"  {name:<9} " + ", ".join(f"{key}={_show(value)}" for key, value in changes.items()))
+        lines.append(f"  {name:<9} " + ", ".join(f"{key}={setting(value, exact=True)}" for key, value in changes.items()))
     return "\n".join(lines)
 
 
-def _show(value) -> str:
-    return (",".join(value) or "none") if isinstance(value, list) else str(value)
