@@ -23,13 +23,13 @@ def decimal(value, digits: int) -> str:
     return f"{value:,.{digits}f}" if finite(value) else "–"
 
 
-def setting(value, exact: bool = False) -> str:
-    """A setting's value as tables show it: lists joined by commas ("none" when empty), floats in %g
-    (`exact`: as Python writes them, 0.0 and 1e-05, the way --help lists the variants)."""
+def setting(value, exact: bool = False, digits: int = 6) -> str:
+    """A setting's value as tables show it: lists joined by commas ("none" when empty), floats with
+    `digits` significant digits (`exact`: as Python writes them, 0.0 and 1e-05, as --help lists the variants)."""
     if isinstance(value, list | tuple):
         return ",".join(value) or "none"
     if isinstance(value, float):
-        return str(value) if exact else f"{value:g}"
+        return str(value) if exact else f"{value:.{digits}g}"
     return "none" if value is None else str(value)
 
 

@@ -28,7 +28,7 @@ def read_history(path: str) -> list[dict]:
         return []
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    return [{key: int(value) if key == "epoch" else _number(value) for key, value in row.items()} for row in rows]
+    return [{key: int(value) if key == "epoch" else _parse_number(value) for key, value in row.items()} for row in rows]
 
 
 def write_history(path: str, rows: list[dict]) -> None:
@@ -85,7 +85,7 @@ def summarize(rows: list[dict], split: str = "test") -> dict:
     return {key: (None if isinstance(value, float) and not math.isfinite(value) else value) for key, value in metrics.items()}
 
 
-def _number(text: str) -> float | None:
+def _parse_number(text: str) -> float | None:
     return float(text) if text not in ("", None) else None
 
 

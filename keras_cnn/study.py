@@ -77,7 +77,7 @@ class Results:
 def run_name(point: dict) -> str:
     """A run folder's name from its grid values: lr-0.1_batch-32, augment-crop28, dropout-0.5."""
     short = {"batch_size": "batch", "normalization": "norm"}
-    return "_".join(f"{short.get(key, key)}-{_show(value)}" for key, value in point.items())
+    return "_".join(f"{short.get(key, key)}-{_grid_value(value)}" for key, value in point.items())
 
 
 def grid_runs(study: Study, grid: dict[str, tuple] | None = None) -> dict[str, dict]:
@@ -117,8 +117,8 @@ def lr_batch_finding(results: Results) -> list[str]:
     for fixed, varied in (("batch_size", "lr"), ("lr", "batch_size")):
         reference = _reference(fixed, [results.runs[name]["point"][fixed] for name in grid])
         row = [name for name in grid if results.runs[name]["point"][fixed] == reference]
-        lines.append(f"At {_axis(fixed)} {_show(reference)}: " + ", ".join(
-            f"{_axis(varied)} {_show(results.runs[name]['point'][varied])} {_accuracy_text(results, name, accuracy)}"
+        lines.append(f"At {_axis(fixed)} {_grid_value(reference)}: " + ", ".join(
+            f"{_axis(varied)} {_grid_value(results.runs[name]['point'][varied])} {_accuracy_text(results, name, accuracy)}"
             for name in row) + ".")
     if scored := [name for name in grid if finite(accuracy[name])]:
         best = max(scored, key=lambda name: accuracy[name])
@@ -428,7 +428,7 @@ def study(
     command = " ".join([f"python train_keras.py study {name}",
                         *(f"--{flag} {value}" for flag, value in (("data-dir", data_dir), ("mnist-dir", mnist_dir),
                           ("epochs", epochs), ("limit", limit), ("seed", seed)) if value is not None),
-                        *(f"--grid {axis}={','.join(_show(v) for v in values)}" for axis, values in (grid or {}).items())])
+                        *(f"--grid {axis}={','.join(_grid_value(v) for v in values)}" for axis, values in (grid or {}).items())])
     started = time.monotonic()
     with folder_locks([folder, *(os.path.join(folder, run) for run in configs)], "--out"):
         check_existing_runs(folder, configs, f"study {name}")
@@ -549,7 +549,7 @@ def write_report(name: str, spec: Study, folder: str, results: Results, finding:
     ]
     for run, values in results.runs.items():
         diverged = f" (diverged at epoch {values['diverged']})" if values["diverged"] is not None else ""
-        lines.append(f"| {run}{diverged} | " + " | ".join(_show(values["point"].get(axis, "")) for axis in axes) + " | "
+        lines.append(f"| {run}{diverged} | " + " | ".join(_grid_value(values["point"].get(axis, "")) for axis in axes) + " | "
                      + " | ".join(cell(values["metrics"], key, form) for key, _, form in table) + " |")
     lines += ["", *(f"![{os.path.basename(chart)}]({os.path.basename(chart)})" for chart in charts), ""]
     if results.analysis:
@@ -598,8 +598,8 @@ def plot_grid(spec: Study, results: Results, path: str) -> str | None:
         image = panel.imshow(table, cmap="viridis", aspect="auto")
         for (i, j), value in np.ndenumerate(table):
             panel.text(j, i, "diverged" if math.isnan(value) else f"{value:.1f}%", ha="center", va="center", color="w")
-        panel.set_xticks(range(len(cols)), [_show(c) for c in cols])
-        panel.set_yticks(range(len(rows)), [_show(r) for r in rows])
+        panel.set_xticks(range(len(cols)), [_grid_value(c) for c in cols])
+        panel.set_yticks(range(len(rows)), [_grid_value(r) for r in rows])
         panel.set_xlabel(axes[1])
         panel.set_ylabel(axes[0])
         figure.colorbar(image, label="final test accuracy (%)")
@@ -635,7 +635,7 @@ def write_index(out: str) -> str:
 
 
 def _setting_text(results: Results, name: str) -> str:
-    return ", ".join(f"{key} {_show(value)}" for key, value in results.runs[name]["point"].items())
+    return ", ".join(f"{key} {_grid_value(value)}" for key, value in results.runs[name]["point"].items())
 
 
 def _mean_text(values: list, digits: int, as_percent: bool = False) -> str:
@@ -655,7 +655,7 @@ def _scale_text(configs: dict) -> str:
     return f"{config.epochs} epoch{'s' if config.epochs > 1 else ''} each on {images}"
 
 
-def _show(value) -> str:
+def _grid_value(value) -> str:
     """A grid value as folder names and --grid spell it: 0.1, crop28+flip (augmentations joined by +)."""
     if isinstance(value, tuple | list):
         return "+".join(value) or "none"

@@ -26,6 +26,7 @@ import keras_tuner
 from keras_cnn.config import TrainConfig, resolve_config
 from keras_cnn.errors import ConfigError, KerasCnnError, RunDirError
 from keras_cnn.files import read_json, write_json
+from keras_cnn.formatting import setting
 from keras_cnn.locks import folder_lock
 from keras_cnn.optimization import uses_soft_labels
 from keras_cnn.rundir import TENSORBOARD_FOLDER, retrain_run_dir
@@ -161,7 +162,7 @@ def finish_search(kt_tuner, base: TrainConfig, space: Space, record: dict, split
     if stopped or not completed:
         why = "keras-tuner stopped the search after 3 failed trials in a row" if stopped else "no trial completed"
         raise TuningError(f"{why}; first error: {first_error} (tracebacks in {out}/{PROJECT}/trial_*/trial.json)")
-    values = ", ".join(f"{name}={_show(best['config'][name])}" for name in space)
+    values = ", ".join(f"{name}={setting(best['config'][name], digits=4)}" for name in space)
     print(f"Best trial {best['search']['trial']}: {best['search']['best_value']:.4f} "
           f"{split_name(record['selection_split'])} accuracy ({values}); "
           f"retrain it: python train_keras.py train --config {os.path.join(out, 'best.json')} "
@@ -263,7 +264,7 @@ class _TrialLines:
         # A trial interrupted earlier runs again from its start: so do its TensorBoard logs.
         shutil.rmtree(os.path.join(self.directory, TENSORBOARD_FOLDER, trial.trial_id), ignore_errors=True)
         if self.worker:
-            values = ", ".join(f"{name}={_show(value)}" for name, value in trial.hyperparameters.values.items()
+            values = ", ".join(f"{name}={setting(value, digits=4)}" for name, value in trial.hyperparameters.values.items()
                                if not name.startswith("tuner/"))
             print(f"[{self.tuner_id}] trial {trial.trial_id}: {values}", flush=True)
 
@@ -402,7 +403,3 @@ def split_name(split: str) -> str:
 def last_line(message: str | None) -> str:
     lines = [line.strip() for line in (message or "").strip().splitlines() if line.strip()]
     return lines[-1] if lines else "no error message"
-
-
-def _show(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
