@@ -12,6 +12,7 @@ tests/test_docs.py checks that it equals what this script makes of the committed
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
@@ -88,10 +89,8 @@ def results_table() -> str:
             f"{points(lenet5['metrics']['train_test_gap'])} | [lab-lenet5]({lenet5['path']}) |"
         )
     for variant in LAB_VARIANTS:
-        records = [load(record_name(variant, seed)) for seed in SEEDS]
+        records, accuracies, links = _seed_cells([record_name(variant, seed) for seed in SEEDS])
         first = records[0]
-        accuracies = " / ".join(percent(r["metrics"]["final_test_accuracy"], 2) if r else "–" for r in records)
-        links = ", ".join(f"[{record_name(variant, seed)}]({r['path']})" for seed, r in zip(SEEDS, records) if r)
         protocol = f"CIFAR-10 JPEG copy, 50,000 train / 10,000 test, {first['metrics']['epochs']} epochs" if first else "not recorded yet"
         gap = points(first["metrics"]["train_test_gap"]) if first else "–"
         lines.append(f"| `{variant}` | {protocol} | {accuracies} | {gap} | {links or '–'} |")
@@ -102,13 +101,10 @@ def results_table() -> str:
             f"{torch['metrics']['epochs']} epochs, written in PyTorch | {percent(torch['metrics']['final_test_accuracy'], 2)} | "
             f"{points(torch['metrics']['train_test_gap'])} | [{TORCH_CONTROL}]({torch['path']}) |"
         )
-    best = [load(name) for name in BEST_SEEDS]
+    best, accuracies, links = _seed_cells(BEST_SEEDS)
     if best[0]:
-        accuracies = [r["metrics"]["final_test_accuracy"] for r in best if r]
-        shown = " / ".join(percent(r["metrics"]["final_test_accuracy"], 2) if r else "–" for r in best)
-        if len(accuracies) == len(BEST_SEEDS):
-            shown += f" (mean {percent(sum(accuracies) / len(accuracies), 2)})"
-        links = ", ".join(f"[{name}]({r['path']})" for name, r in zip(BEST_SEEDS, best) if r)
+        mean = _mean_test_accuracy(best)
+        shown = accuracies + (f" (mean {percent(mean, 2)})" if mean is not None else "")
         lines.append(
             f"| `best` (beyond the lab: recipe chosen on a validation split) | the same data, "
             f"{best[0]['metrics']['epochs']} epochs, `--mixed-precision`; each test image averaged over six views "
@@ -135,17 +131,31 @@ def selection_table() -> str:
         lines.append("Selection pending: not every candidate has finished.")
         return "\n".join(lines)
     seeds = [load(name) for name in BEST_SEEDS]
-    done = [r for r in seeds if r]
     lines += ["", f"The chosen recipe (`{CANDIDATES[chosen] or 'best as it is'}`) on all 50,000 training images, "
               "final-epoch test accuracy (read once per seed):", "",
               "| seed | test accuracy, final epoch | records |", "|---|---|---|"]
     for seed, (name, record) in enumerate(zip(BEST_SEEDS, seeds)):
         accuracy = percent(record["metrics"]["final_test_accuracy"], 2) if record else "not run yet"
         lines.append(f"| {seed} | {accuracy} | {_link(name, record)} |")
-    if len(done) == len(BEST_SEEDS):
-        mean = sum(r["metrics"]["final_test_accuracy"] for r in done) / len(done)
-        lines.append(f"| mean of {len(done)} | **{percent(mean, 2)}** | |")
+    mean = _mean_test_accuracy(seeds)
+    if mean is not None:
+        lines.append(f"| mean of {len(seeds)} | **{percent(mean, 2)}** | |")
     return "\n".join(lines)
+
+
+def _seed_cells(names: Sequence[str]) -> tuple[list[dict | None], str, str]:
+    """The records of one recipe's seeds, their test accuracies ("a / b / –") and the links to those committed."""
+    records = [load(name) for name in names]
+    accuracies = " / ".join(percent(r["metrics"]["final_test_accuracy"], 2) if r else "–" for r in records)
+    links = ", ".join(f"[{name}]({r['path']})" for name, r in zip(names, records) if r)
+    return records, accuracies, links
+
+
+def _mean_test_accuracy(records: Sequence[dict | None]) -> float | None:
+    """The mean final-epoch test accuracy of a recipe's seeds, or None until every seed's record is committed."""
+    if not all(records):
+        return None
+    return sum(r["metrics"]["final_test_accuracy"] for r in records) / len(records)
 
 
 def _link(name: str, record: dict | None, page_folder: str = "docs") -> str:
