@@ -10,12 +10,12 @@ import os
 import keras
 
 from keras_cnn.config import VARIANTS, TrainConfig, resolve_config
-from keras_cnn.errors import ConfigError, DataError, RunDirError
+from keras_cnn.errors import ConfigError, DataError
 from keras_cnn.inspection import inspect_run
 from keras_cnn.locks import folder_locks
 from keras_cnn.report import REPORT_FILE, compare
-from keras_cnn.rundir import CONFIG_FILE, METRICS_FILE, changed_settings, is_longer
-from keras_cnn.training import TrainingDiverged, train_config
+from keras_cnn.rundir import CONFIG_FILE, METRICS_FILE
+from keras_cnn.sequence import check_existing_runs, train_runs
 
 # The lab's own sequence; variants beyond it (e.g. "best") run with --variants.
 LAB = ("lenet5", "baseline", "norm", "augment", "momentum", "dropout", "bn")
@@ -49,33 +49,15 @@ def train_lab(
     `batch_size`, `init` and `mixed_precision` to every run; each run writes TensorBoard logs into
     out/<variant>/tensorboard/ unless `tensorboard=False`. `inspect`: run `inspect_run` on every
     finished run in `out` before the report, which then links its pictures. Returns each variant's outcome:
-    "trained", "resumed", "finished" (done before: skipped), "diverged" or "skipped" (lenet5
-    without MNIST data).
+    "trained", "resumed", "extended", "finished" (done before: skipped), "diverged" or "skipped"
+    (lenet5 without MNIST data).
     """
     shared = dict(limit=limit, seed=seed, mixed_precision=mixed_precision) | _given(batch_size=batch_size, init=init)
     configs, outcomes = lab_configs(variants, data_dir, mnist_dir, epochs, lenet5_epochs, shared, say)
     with folder_locks([out, *(os.path.join(out, name) for name in configs)], "--out"):
-        check_existing_runs(out, configs, "lab")  # before any training, so a conflict never waits behind hours of it
-
-        for number, (name, config) in enumerate(configs.items(), 1):
-            run_dir = os.path.join(out, name)
-            tag = f"[{number}/{len(configs)}] {name}"
-            resuming = os.path.exists(os.path.join(run_dir, CONFIG_FILE))
-            longer = resuming and is_longer(run_dir, config)
-            if os.path.exists(os.path.join(run_dir, METRICS_FILE)) and not longer:
-                say(f"{tag}: already finished in {run_dir}, skipped")
-                outcomes[name] = "finished"
-                continue
-            say(f"{tag}: extending {run_dir} to {config.epochs} epochs" if longer else
-                f"{tag}: {'resuming' if resuming else 'training'} into {run_dir}")
-            keras.backend.clear_session()  # free the previous variant's model and start from a fresh state
-            try:
-                train_config(config, run_dir=run_dir, verbose=verbose, tensorboard=tensorboard,
-                             tensorboard_histograms=tensorboard_histograms)
-                outcomes[name] = "resumed" if resuming else "trained"
-            except TrainingDiverged as error:
-                say(f"{tag}: {error}; going on with the next variant")
-                outcomes[name] = "diverged"
+        check_existing_runs(out, configs, "lab")
+        outcomes |= train_runs(out, configs, verbose=verbose, tensorboard=tensorboard,
+                               tensorboard_histograms=tensorboard_histograms, say=say)
 
         # The report covers every lab run in `out`, also those of earlier calls with other --variants.
         run_dirs = [os.path.join(out, name) for name in VARIANTS
@@ -137,21 +119,3 @@ def mnist_source(mnist_dir: str) -> dict:
 
 def _given(**settings) -> dict:
     return {name: value for name, value in settings.items() if value is not None}
-
-
-def check_existing_runs(out: str, configs: dict[str, TrainConfig], command: str) -> None:
-    """A run directory in `out` must hold a run of the same settings: it is then skipped or resumed, never mixed.
-
-    `command` names what to rerun in the error ("lab", "study flip").
-    """
-    for name, config in configs.items():
-        run_dir = os.path.join(out, name)
-        if not os.path.exists(os.path.join(run_dir, CONFIG_FILE)):
-            continue
-        changed = changed_settings(run_dir, config)
-        if changed and not is_longer(run_dir, config):  # a longer run of the same settings is extended
-            state = "finished" if os.path.exists(os.path.join(run_dir, METRICS_FILE)) else "unfinished"
-            raise RunDirError(
-                f"{run_dir} holds a {state} run with other settings ({'; '.join(changed)}): rerun {command} with the "
-                f"settings it was started with, or choose another --out"
-            )

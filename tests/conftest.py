@@ -84,10 +84,11 @@ def tensorboard_scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
 
 
 def check_study_report(folder: Path, runs_have_epoch_0: bool = True) -> None:
-    """A study's report.md and results.json quote its runs' own records: finding, table cells, charts."""
+    """A study's report.md and results.json quote its runs' own records: finding, table cells, means, charts."""
     import csv
     import json
     import re
+    import statistics
 
     from keras_cnn.formatting import percent
 
@@ -98,14 +99,20 @@ def check_study_report(folder: Path, runs_have_epoch_0: bool = True) -> None:
         metrics = json.loads((folder / run / "metrics.json").read_text())
         assert recorded["metrics"] == metrics, run
         row = next(line for line in report.splitlines() if line.startswith(f"| {run} "))
-        assert f"| {percent(metrics['final_test_accuracy'])} |" in row
+        assert f"| {recorded['seed']} | {percent(metrics['final_test_accuracy'])} |" in row
         epochs = [int(row["epoch"]) for row in csv.DictReader((folder / run / "history.csv").open())]
         assert epochs == list(range(0 if runs_have_epoch_0 else 1, metrics["epochs"] + 1))
+    for point, summary in results["points"].items():
+        values = [json.loads((folder / run / "metrics.json").read_text())["final_test_accuracy"]
+                  for run in summary["runs"] if not results["runs"][run]["diverged"]]
+        row = next(line for line in report.splitlines() if line.startswith(f"| {point} "))
+        if values:
+            assert f"| {percent(statistics.fmean(values))}" in row, point
     for chart in re.findall(r"!\[[^]]*\]\(([^)]+)\)", report):
         assert (folder / chart).stat().st_size > 1000
 
 
-STUDY_TINY = ["--limit", "8", "--epochs", "1", "--verbose", "0", "--no-tensorboard"]  # a study at a tiny scale
+STUDY_TINY = ["--limit", "8", "--epochs", "1", "--seeds", "2", "--verbose", "0", "--no-tensorboard"]  # a tiny scale
 
 
 def run_study_cli(*args: str, cwd: Path, script: str = "train_keras.py", prefix: tuple = ()):

@@ -1,5 +1,6 @@
 """The README and docs/: every relative link and image resolves, every anchor names a heading, the README stays short."""
 
+import json
 import re
 from pathlib import Path
 
@@ -110,3 +111,19 @@ def test_the_committed_records_are_not_git_ignored():
                          ids=lambda path: path.name)
 def test_every_published_study_quotes_its_committed_run_records(folder):
     check_study_report(folder)
+
+
+@pytest.mark.parametrize("folder", sorted(path.parent for path in (REPO / "docs" / "studies").glob("*/results.json")),
+                         ids=lambda path: path.name)
+def test_every_published_finding_is_what_the_rule_says_of_its_committed_records(folder):
+    """The finding, recomputed now from the committed run records by the study's finding function (and so by the
+    rule of keras_cnn/study/noise.py), is word for word the published one."""
+    from keras_cnn.study import STUDIES
+    from keras_cnn.study.results import collect
+
+    published = json.loads((folder / "results.json").read_text())
+    runs = {run: (values["point"], values["seed"]) for run, values in published["runs"].items()}
+    points = {point: summary["settings"] for point, summary in published["points"].items()}
+    results = collect(str(folder), runs, points)
+    results.analysis = published["analysis"]
+    assert STUDIES[folder.name].finding(results) == published["finding"]

@@ -3,9 +3,10 @@
     python docs/studies/publish.py studies            # copy every finished study in studies/ to docs/studies/
     python docs/studies/publish.py studies flip       # only these
 
-Per study: report.md, results.json and the PNGs, and for each run its config.json, history.csv and
-metrics.json (no checkpoints, no TensorBoard logs); then docs/studies/index.md for all published
-studies. tests/test_docs.py checks that every published results.json equals its runs' records.
+Per study: report.md, results.json and the PNGs, lr-find.json and each range test's lr_find.json where
+the study chose learning rates before its runs (optimizers), and for each run its config.json,
+history.csv and metrics.json (no checkpoints, no TensorBoard logs); then docs/studies/index.md for
+all published studies. tests/test_docs.py checks that every published results.json equals its runs' records.
 """
 
 import os
@@ -17,6 +18,7 @@ sys.path.insert(0, REPO)
 
 from keras_cnn.files import read_json  # noqa: E402
 from keras_cnn.study import RECORD_FILES, REPORT_FILE, RESULTS_FILE, STUDIES, write_index  # noqa: E402
+from keras_cnn.study.analyses import LR_FIND_FILE  # noqa: E402
 
 PUBLISHED = os.path.join(REPO, "docs", "studies")
 
@@ -30,8 +32,12 @@ def publish(source: str, name: str) -> str:
     shutil.rmtree(target, ignore_errors=True)
     os.makedirs(target)
     for file in os.listdir(folder):
-        if file in (REPORT_FILE, RESULTS_FILE) or file.endswith(".png"):
+        if file in (REPORT_FILE, RESULTS_FILE, LR_FIND_FILE) or file.endswith(".png"):
             shutil.copyfile(os.path.join(folder, file), os.path.join(target, file))
+    for point in os.listdir(os.path.join(folder, "lr-find")) if os.path.isdir(os.path.join(folder, "lr-find")) else ():
+        os.makedirs(os.path.join(target, "lr-find", point))
+        shutil.copyfile(os.path.join(folder, "lr-find", point, "lr_find.json"),
+                        os.path.join(target, "lr-find", point, "lr_find.json"))
     for run in read_json(os.path.join(folder, RESULTS_FILE))["runs"]:
         os.makedirs(os.path.join(target, run))
         for file in RECORD_FILES:

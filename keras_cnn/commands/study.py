@@ -18,11 +18,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "study",
         help="answer one of the lab's questions by experiment: a grid of runs, then a report with its finding",
-        description="Run a study: a small grid of ordinary runs into --out/<study>/<run>/ (every run logs epoch 0, the "
-        "untrained network), then --out/<study>/report.md with its table, charts and a finding stated with the numbers "
-        "the runs measured. `study --list` says which question each answers and how long it takes; `study all` runs "
-        "every study and writes --out/index.md. After an interruption, rerun the same command: finished runs are "
-        "skipped, the unfinished one resumes.",
+        description="Run a study: a small grid of points, each trained with several seeds as ordinary runs in "
+        "--out/<study>/<point>_seed-<n>/ (every run logs epoch 0, the untrained network), then --out/<study>/report.md "
+        "with its tables (mean and spread over the seeds), charts and a finding that states a difference only where it "
+        "exceeds twice its standard error. `study --list` says which question each answers and how long it takes; "
+        "`study all` runs every study and writes --out/index.md. After an interruption, rerun the same command: "
+        "finished runs are skipped, the unfinished one resumes.",
     )
     parser.add_argument("names", nargs="*", metavar="NAME", help="studies to run, or all (see --list)")
     parser.add_argument("--list", action="store_true", help="list the studies, the questions they answer and their time")
@@ -31,7 +32,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--epochs", type=int, metavar="N", help="epochs of every run (default: the study's, see --list)")
     parser.add_argument("--limit", type=_limit, metavar="N|all", help="images of each split per run (default: the study's "
                         "10000; all: every image)")
-    parser.add_argument("--seed", type=int, metavar="N", help="seed of every run (default: 0; initial-error varies it)")
+    parser.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds per grid point (default: 3)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="the first seed (default: 0): the runs use "
+                        "seeds N to N + --seeds - 1")
+    parser.add_argument("--mixed-precision", action="store_true", help="train in bfloat16 mixed precision (faster on "
+                        "CPUs with native bfloat16, e.g. AMX or avx512_bf16; the report says so)")
     parser.add_argument("--grid", action="append", default=[], metavar="AXIS=V1,V2",
                         help="replace the values of one of the study's axes, e.g. --grid lr=0.01,0.1 or "
                         "--grid augment=none,crop28+flip (repeatable)")
@@ -47,14 +52,15 @@ def run(args: argparse.Namespace) -> int:
     if args.list or not args.names:
         from keras_cnn.study import describe_studies
 
-        print("studies (name, the lab's questions, what it asks, its default scale and time on 2 CPU cores):")
+        print("studies (name, the lab's questions, what it asks, its default scale and time):")
         print("\n".join(f"  {line}" for line in describe_studies()))
         return 0 if args.list else 2
     apply_platform_flags(args)
     from keras_cnn.study import parse_grid, run_studies
 
     run_studies(args.names, args.out, data_dir=args.data_dir, mnist_dir=args.mnist_dir, epochs=args.epochs,
-                limit=args.limit, seed=args.seed, grid=parse_grid(args.grid), verbose=progress(args),
+                limit=args.limit, seeds=args.seeds, first_seed=args.seed, grid=parse_grid(args.grid),
+                mixed_precision=args.mixed_precision, verbose=progress(args),
                 **tensorboard_options(args))
     return 0
 
