@@ -246,8 +246,10 @@ def read_upload(data: bytes, filename: str, image_shape: tuple[int, int, int]) -
                 width, height = header.size
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         width, height = None, None
-    except (UnidentifiedImageError, OSError, ValueError):
+    except (UnidentifiedImageError, ValueError):
         raise BadInput(f"{name} is not an image file: choose a PNG, JPEG, GIF or BMP image") from None
+    except OSError:  # Pillow: "Truncated File Read" within the header
+        raise BadInput(f"{name} cannot be decoded (a damaged or truncated image file): choose another image") from None
     if width is None or width * height > MAX_MEGAPIXELS * 10**6:
         size = f"{width}x{height} pixels" if width else "far too many pixels"
         raise BadInput(f"{name} has {size}, over the limit of {MAX_MEGAPIXELS} megapixels: shrink it first", 413)
