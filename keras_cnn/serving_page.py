@@ -20,7 +20,7 @@ PAGE = """<!doctype html>
   main { display: grid; grid-template-columns: 340px 1fr; gap: 16px; padding: 16px 24px; }
   section { background: white; border-radius: 8px; padding: 12px 16px; box-shadow: 0 1px 3px rgba(0,0,0,.12); }
   h2 { font-size: 15px; margin: 0 0 8px; }
-  #drop { border: 2px dashed #8a8a8e; border-radius: 8px; padding: 18px; text-align: center; cursor: pointer; }
+  #drop { display: block; border: 2px dashed #8a8a8e; border-radius: 8px; padding: 18px; text-align: center; cursor: pointer; }
   #drop.over { background: #e8f0fe; border-color: #1a73e8; }
   #preview { display: block; margin: 10px auto 0; width: 128px; height: 128px; object-fit: contain;
              image-rendering: pixelated; background: #eee; }
@@ -33,7 +33,8 @@ PAGE = """<!doctype html>
   .bar div { background: #1a73e8; height: 100%; }
   .row:first-child .bar div { background: #2a9d55; }
   .prob { text-align: right; font-variant-numeric: tabular-nums; }
-  #heatmap, #curves { max-width: 100%; }
+  #heatmap { max-width: 100%; }
+  #curves { max-width: 100%; max-height: 380px; }
   #summary td { padding: 2px 10px 2px 0; font-size: 14px; }
   .note { font-size: 13px; color: #555; }
 </style>
