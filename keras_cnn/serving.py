@@ -114,6 +114,8 @@ def load_served(
     """
     if (run_dir is None) == (model_dir is None):
         raise ServeError("give one of --run runs/<name> or --model saved_models/<name>")
+    if model_dir is not None and checkpoint != DEFAULT_CHECKPOINT:
+        raise ServeError("--checkpoint chooses a run's checkpoint: give it with --run (an export holds one model)")
     if run_dir is not None:
         model, class_names = load_model_and_classes(run_dir, checkpoint)
         image_shape = tuple(model.inputs[0].shape[1:])

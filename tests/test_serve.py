@@ -313,6 +313,7 @@ def test_a_missing_or_damaged_model_or_a_taken_port_is_one_line_and_exit_1(train
             "does not exist: pass --run": ["--run", str(tmp_path / "missing")],
             "it is damaged or not a Keras model": ["--run", str(broken_run)],
             "is not a folder": ["--model", str(trained["export"]), "--data-dir", str(tmp_path / "nothing")],
+            "--checkpoint chooses a run's checkpoint": ["--model", str(trained["export"]), "--checkpoint", "best"],
             f"cannot listen on 127.0.0.1:{port}": ["--model", str(trained["export"]), "--port", port],
         }
         for wanted, args in cases.items():

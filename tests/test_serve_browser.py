@@ -6,6 +6,7 @@ random test image. Needs the apt packages chromium and chromium-driver (`.ci/run
 /usr/bin/chromium is missing): skipped without them, except in CI (CI=true), where that fails.
 """
 
+import base64
 import os
 import shutil
 
@@ -19,6 +20,13 @@ CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", shutil.which("chromedriver") or "/
 CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage", "--window-size=1400,1000")
 WAIT = 30  # seconds for anything the page shows
+DROP = """
+const [data, name] = arguments;
+const file = new File([Uint8Array.from(atob(data), (c) => c.charCodeAt(0))], name, {type: "image/png"});
+const transfer = new DataTransfer();
+transfer.items.add(file);
+document.getElementById("drop").dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+"""
 
 
 def chromium(user_data_dir):
@@ -80,7 +88,15 @@ def test_the_page_in_chromium(trained, browser, tmp_path):  # noqa: F811  (the f
         assert browser.find_element(By.ID, "error").text == answer["error"]  # the server's line, as it said it
         assert browser.find_elements(By.CSS_SELECTOR, "#predictions .row") == []
 
-        browser.find_element(By.ID, "random").click()  # the next request is served
+        dropped = trained["images"][0]  # drag-and-drop: a drop event carrying the file, as a browser fires it
+        [expected] = predict(str(trained["export"]), [str(dropped)], top_k=1)
+        browser.execute_script(DROP, base64.b64encode(dropped.read_bytes()).decode(), dropped.name)
+        wait.until(lambda b: b.find_element(By.ID, "predictions").get_attribute("data-top1"))
+        assert browser.find_element(By.ID, "predictions").get_attribute("data-top1") == expected["predictions"][0]["class"]
+        assert browser.find_element(By.ID, "error").text == "" and browser.find_element(By.ID, "file-name").text == dropped.name
+
+        browser.execute_script("document.getElementById('predictions').removeAttribute('data-top1')")
+        browser.find_element(By.ID, "random").click()
         wait.until(lambda b: b.find_element(By.ID, "predictions").get_attribute("data-top1"))
         assert browser.find_element(By.ID, "error").text == ""
         drawn = trained["data"] / browser.find_element(By.ID, "file-name").text  # e.g. test/class3/0001.png
