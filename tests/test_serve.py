@@ -322,3 +322,27 @@ def test_a_missing_or_damaged_model_or_a_taken_port_is_one_line_and_exit_1(train
             [line] = result.stderr.strip().splitlines()
             assert line.startswith("error: ") and wanted in line, (args, line)
             assert result.stdout == ""
+
+
+def test_an_export_whose_run_is_gone_is_served_without_heatmap_and_curves(trained, tmp_path):
+    """The export's own record gives the page's summary; the heatmap needs the run's Keras model."""
+    import shutil
+
+    from keras_cnn.serving import classify_upload, info, load_served
+
+    export = tmp_path / "bn"
+    shutil.copytree(trained["export"], export)
+    model_info = json.loads((export / "model_info.json").read_text())
+    model_info["source"]["run_dir"] = str(tmp_path / "deleted-run")
+    (export / "model_info.json").write_text(json.dumps(model_info))
+
+    served = load_served(model_dir=str(export))
+    page = info(served)
+    assert not page["heatmap"] and not page["curves"] and "is not here; serve with --run" in page["heatmap_note"]
+    assert page["summary"]["variant"] == "bn"
+    assert page["summary"]["final_accuracy"] == model_info["metrics"]["final_test_accuracy"]
+    path = trained["images"][0]
+    answer = classify_upload(served, path.read_bytes(), path.name, top_k=10, heatmap=True)
+    assert answer["heatmap"] is None and answer["heatmap_note"] == page["heatmap_note"]
+    expected = predict(str(trained["export"]), [str(path)], top_k=10)[0]["predictions"]
+    np.testing.assert_allclose(by_index(answer["predictions"]), by_index(expected), rtol=0, atol=1e-6)
