@@ -1,7 +1,7 @@
 """`serve`: a trained network on a local web page and over HTTP, with TF Serving's REST predict API.
 
-    served = load_served(run_dir="runs/bn", data_dir="../shared/data/cifar10-jpeg")
-    run_server(make_app(served), "127.0.0.1", 8000)      # the page at http://127.0.0.1:8000/
+    serve(run_dir="runs/bn", data_dir="../shared/data/cifar10-jpeg")   # the page at http://127.0.0.1:8000/, until Ctrl-C
+    app = make_app(load_served(model_dir="saved_models/bn"))           # the ASGI app, for another server
 
 The library is FastAPI on uvicorn (chosen over Gradio): two small, well-kept packages whose whole
 surface here is a few routes and one static page, which we write ourselves (serving_page.py: no
@@ -540,6 +540,28 @@ def make_app(served: Served):
         return {key: probabilities.tolist()}
 
     return _BodyLimit(app, MAX_BODY_BYTES)
+
+
+def serve(
+    run_dir: str | None = None,
+    model_dir: str | None = None,
+    checkpoint: str = DEFAULT_CHECKPOINT,
+    data_dir: str | None = None,
+    name: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> None:
+    """The `serve` command: load the model, listen, print the URL and the endpoints, answer until Ctrl-C or SIGTERM.
+
+    Ctrl-C ends with KeyboardInterrupt, once uvicorn has finished the requests in progress.
+    """
+    served = load_served(run_dir=run_dir, model_dir=model_dir, checkpoint=checkpoint, data_dir=data_dir, name=name)
+    sock = listen(host, port)
+    url = url_of(sock)
+    print(f"Serving {served.source} as '{served.name}' at {url} (Ctrl-C to stop)")
+    print(f"  page {url}  |  POST {url}v1/models/{served.name}:predict  |  POST {url}api/classify  |  "
+          f"GET {url}v1/models/{served.name}/metadata", flush=True)
+    run_server(make_app(served), sock)
 
 
 def listen(host: str, port: int) -> socket.socket:

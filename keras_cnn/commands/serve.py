@@ -33,17 +33,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load the model, listen, print the URL, serve until Ctrl-C (exit 0)."""
     console.import_tensorflow_quietly()
-    from keras_cnn.serving import listen, load_served, make_app, run_server, url_of
+    from keras_cnn.serving import serve
 
-    served = load_served(run_dir=args.run, model_dir=args.model, checkpoint=args.checkpoint, data_dir=args.data_dir,
-                         name=args.name)
-    sock = listen(args.host, args.port)
-    url = url_of(sock)
-    print(f"Serving {served.source} as '{served.name}' at {url} (Ctrl-C to stop)")
-    print(f"  page {url}  |  POST {url}v1/models/{served.name}:predict  |  POST {url}api/classify  |  "
-          f"GET {url}v1/models/{served.name}/metadata", flush=True)
     try:
-        run_server(make_app(served), sock)
+        serve(run_dir=args.run, model_dir=args.model, checkpoint=args.checkpoint, data_dir=args.data_dir,
+              name=args.name, host=args.host, port=args.port)
     except KeyboardInterrupt:  # uvicorn stops gracefully, then raises the Ctrl-C it held
         pass
     print("stopped", file=sys.stderr)
