@@ -33,6 +33,7 @@ import socket
 import tempfile
 import threading
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -86,7 +87,7 @@ class Served:
     source: str  # "run runs/bn (last.keras)" or "export saved_models/bn"
     class_names: list[str]
     image_shape: tuple[int, int, int]
-    classify: callable  # uint8 [n, *image_shape] -> float32 [n, classes], the export's serving_default
+    classify: Callable[[np.ndarray], np.ndarray]  # uint8 [n, *image_shape] -> float32 [n, classes], the export's serving_default
     summary: dict  # variant, final accuracy, epochs: the run's record
     curves: str | None = None  # the run's curves.png
     heatmap_model: object = None  # the fully-convolutional model for HEATMAP_SCALE x the native size
