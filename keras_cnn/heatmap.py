@@ -46,19 +46,21 @@ def heatmap(
         raise ConfigError(f"--top must be between 1 and {len(class_names)} (the number of classes), got {top}")
     image = load_image(image_path, model.inputs[0].shape[-1])
     converted = fully_convolutional(model, image.shape[:2])
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    title = f"{os.path.basename(image_path)}, {run_dir} ({checkpoint})"
+    return out, draw_heatmap(converted, image, class_names, out, top, title)
+
+
+def draw_heatmap(converted: keras.Sequential, image: np.ndarray, class_names: list[str], out: str, top: int,
+                 title: str) -> np.ndarray:
+    """Write the PNG of `plot_heatmap` for `image` under the fully-convolutional model `converted`; its score map.
+
+    `heatmap` and the page of `serve` (keras_cnn/serving.py) both draw through here.
+    """
     scores = class_score_map(converted, image)
     rows, cols = analyse(converted).rows[-1].fields
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    plot_heatmap(
-        image,
-        scores,
-        class_names,
-        (rows, cols),
-        out,
-        top,
-        title=f"{os.path.basename(image_path)}, {run_dir} ({checkpoint})",
-    )
-    return out, scores
+    plot_heatmap(image, scores, class_names, (rows, cols), out, top, title=title)
+    return scores
 
 
 def load_model_and_classes(run_dir: str, checkpoint: str = DEFAULT_CHECKPOINT) -> tuple[keras.Sequential, list[str]]:

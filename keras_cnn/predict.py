@@ -53,10 +53,14 @@ def predict(model_dir: str, paths: list[str], top_k: int = 3) -> list[dict]:
     probabilities = iter(np.concatenate([classify(batch) for batch in batches]) if batches else [])
     for result in results:
         if "error" not in result:
-            p = next(probabilities)
-            best = np.argsort(-p, kind="stable")[:top_k]
-            result["predictions"] = [{"class": class_names[i], "index": int(i), "probability": float(p[i])} for i in best]
+            result["predictions"] = top_classes(next(probabilities), class_names, top_k)
     return results
+
+
+def top_classes(probabilities: np.ndarray, class_names: list[str], top_k: int) -> list[dict]:
+    """The `top_k` most probable classes, most probable first: [{"class", "index", "probability"}]."""
+    best = np.argsort(-probabilities, kind="stable")[:top_k]
+    return [{"class": class_names[i], "index": int(i), "probability": float(probabilities[i])} for i in best]
 
 
 class ImageError(Exception):
@@ -93,6 +97,11 @@ def read_image(path: str, image_shape: tuple[int, int, int]) -> tuple[np.ndarray
             data = f.read()
     except OSError as error:
         raise ImageError(f"cannot read it ({error.strerror})") from None
+    return decode_image(data, image_shape)
+
+
+def decode_image(data: bytes, image_shape: tuple[int, int, int]) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """The encoded image `data` (a file's bytes) as `read_image` converts a file; ImageError if it is not one."""
     try:
         image, original_shape = decode_to_shape(tf.constant(data), image_shape, antialias=True)
     except tf.errors.OpError:

@@ -57,12 +57,18 @@ def tensorboard_options(args: argparse.Namespace) -> dict:
     return {"tensorboard": args.tensorboard, "tensorboard_histograms": args.tensorboard_histograms}
 
 
-def add_run_flags(parser: argparse.ArgumentParser) -> None:
-    """--run and --checkpoint: the trained model a command reads."""
-    parser.add_argument("--run", required=True, metavar="DIR", help="run folder, e.g. runs/bn")
+def add_run_flags(parser: argparse.ArgumentParser, run_group: argparse._ActionsContainer | None = None) -> None:
+    """--run and --checkpoint: the trained model a command reads; --run is required unless it goes into `run_group`
+    (a group of alternatives such as `serve`'s --run or --model)."""
+    (run_group or parser).add_argument("--run", required=run_group is None, metavar="DIR", help="run folder, e.g. runs/bn")
     parser.add_argument("--checkpoint", choices=["last", "best"], default="last",
                         help="last.keras, the final epoch (default), or best.keras: the epoch a validation split chose "
                         "(runs trained with --val-split)")
+
+
+def add_model_flag(where: argparse._ActionsContainer, required: bool = True) -> None:
+    """--model: an exported model folder (keras_cnn/export.py) that a command reads."""
+    where.add_argument("--model", required=required, metavar="DIR", help="exported model folder, e.g. saved_models/bn")
 
 
 def add_variant_flag(parser: argparse.ArgumentParser) -> None:

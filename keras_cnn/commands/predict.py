@@ -3,7 +3,7 @@
 import argparse
 
 from keras_cnn import console
-from keras_cnn.commands.flags import add_verbose_flag
+from keras_cnn.commands.flags import add_model_flag, add_verbose_flag
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -15,7 +15,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "another size are resized to the model's native size. Exit code 1 if any file could not be predicted.",
     )
     parser.add_argument("paths", nargs="+", metavar="IMAGE", help="image files or folders of them")
-    parser.add_argument("--model", required=True, metavar="DIR", help="exported model folder, e.g. saved_models/bn")
+    add_model_flag(parser)
     parser.add_argument("--top-k", type=int, default=3, metavar="K", help="classes to print per image (default: 3)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
     add_verbose_flag(parser)
