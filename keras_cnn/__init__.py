@@ -32,7 +32,7 @@ _LAZY = {
     "train_lab": "keras_cnn.lab",
     "compare": "keras_cnn.report",
     "tune": "keras_cnn.tuning",
-    "study": "keras_cnn.study",
+    "study": "keras_cnn.studies",
 }
 
 __all__ = [

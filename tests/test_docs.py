@@ -117,9 +117,9 @@ def test_every_published_study_quotes_its_committed_run_records(folder):
                          ids=lambda path: path.name)
 def test_every_published_finding_is_what_the_rule_says_of_its_committed_records(folder):
     """The finding, recomputed now from the committed run records by the study's finding function (and so by the
-    rule of keras_cnn/study/noise.py), is word for word the published one."""
-    from keras_cnn.study import STUDIES
-    from keras_cnn.study.results import collect
+    rule of keras_cnn/studies/noise.py), is word for word the published one."""
+    from keras_cnn.studies import STUDIES
+    from keras_cnn.studies.results import collect
 
     published = json.loads((folder / "results.json").read_text())
     runs = {run: (values["point"], values["seed"]) for run, values in published["runs"].items()}

@@ -9,7 +9,7 @@ from conftest import STUDY_TINY as TINY
 from conftest import check_study_report
 from conftest import run_study_cli as cli
 
-from keras_cnn.study import STUDIES
+from keras_cnn.studies import STUDIES
 
 
 @pytest.fixture(scope="module")

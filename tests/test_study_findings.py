@@ -5,14 +5,14 @@ import random
 import pytest
 from scipy import stats
 
-from keras_cnn.study.findings import (
+from keras_cnn.studies.findings import (
     augmentations_finding,
     dropout_rate_finding,
     lr_batch_finding,
     momentum_decay_finding,
 )
-from keras_cnn.study.noise import difference, ordering_text, summarize, versus_constant
-from keras_cnn.study.results import Results
+from keras_cnn.studies.noise import difference, ordering_text, summarize, versus_constant
+from keras_cnn.studies.results import Results
 
 
 def made_up(points: dict[str, tuple[dict, list]], diverged: dict | None = None, **other_metrics) -> Results:

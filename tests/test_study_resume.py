@@ -7,7 +7,7 @@ import pytest
 from conftest import STUDY_TINY as TINY
 from conftest import run_study_cli as cli
 
-from keras_cnn.study import STUDIES
+from keras_cnn.studies import STUDIES
 
 
 def test_list_names_the_ten_studies_with_their_questions_scale_and_time(tmp_path):

@@ -17,8 +17,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, REPO)
 
 from keras_cnn.files import read_json  # noqa: E402
-from keras_cnn.study import RECORD_FILES, REPORT_FILE, RESULTS_FILE, STUDIES, write_index  # noqa: E402
-from keras_cnn.study.analyses import LR_FIND_FILE  # noqa: E402
+from keras_cnn.studies import RECORD_FILES, REPORT_FILE, RESULTS_FILE, STUDIES, write_index  # noqa: E402
+from keras_cnn.studies.analyses import LR_FIND_FILE  # noqa: E402
 
 PUBLISHED = os.path.join(REPO, "docs", "studies")
 

@@ -50,13 +50,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the named studies; with --list (0) or no name (2), list the studies instead."""
     if args.list or not args.names:
-        from keras_cnn.study import describe_studies
+        from keras_cnn.studies import describe_studies
 
         print("studies (name, the lab's questions, what it asks, its default scale and time):")
         print("\n".join(f"  {line}" for line in describe_studies()))
         return 0 if args.list else 2
     apply_platform_flags(args)
-    from keras_cnn.study import parse_grid, run_studies
+    from keras_cnn.studies import parse_grid, run_studies
 
     run_studies(args.names, args.out, data_dir=args.data_dir, mnist_dir=args.mnist_dir, epochs=args.epochs,
                 limit=args.limit, seeds=args.seeds, first_seed=args.seed, grid=parse_grid(args.grid),

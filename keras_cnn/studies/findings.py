@@ -7,7 +7,7 @@ mean over the seeds of a grid point.
 
 import math
 
-from keras_cnn.study.noise import (
+from keras_cnn.studies.noise import (
     Summary,
     delta_text,
     difference,
@@ -15,7 +15,7 @@ from keras_cnn.study.noise import (
     value_text,
     versus_constant,
 )
-from keras_cnn.study.results import Results
+from keras_cnn.studies.results import Results
 
 TEST, TRAIN_RUNNING, TRAIN_INFERENCE = "final_test_accuracy", "final_train_accuracy", "final_train_eval_accuracy"
 

@@ -3,7 +3,7 @@
 import os
 from dataclasses import dataclass, field
 
-from keras_cnn.study.noise import Summary, summarize
+from keras_cnn.studies.noise import Summary, summarize
 
 
 @dataclass

@@ -9,9 +9,9 @@ import numpy as np
 
 from keras_cnn.files import read_json, write_json, write_text
 from keras_cnn.formatting import decimal, percent, points
-from keras_cnn.study.definitions import STUDIES
-from keras_cnn.study.findings import grid_value
-from keras_cnn.study.noise import Summary
+from keras_cnn.studies.definitions import STUDIES
+from keras_cnn.studies.findings import grid_value
+from keras_cnn.studies.noise import Summary
 
 REPORT_FILE, RESULTS_FILE, INDEX_FILE = "report.md", "results.json", "index.md"
 CHARTS = ("test_accuracy.png", "train_vs_test.png", "grid.png")

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from keras_cnn.config import resolve_config
 from keras_cnn.errors import ConfigError
 from keras_cnn.files import read_json
-from keras_cnn.study import analyses, findings
-from keras_cnn.study.findings import SCALED, grid_value
+from keras_cnn.studies import analyses, findings
+from keras_cnn.studies.findings import SCALED, grid_value
 
 SEEDS = 3  # seeds per grid point by default: the fewest that measure a spread with a margin
 # The lab's later optimizer (its `momentum` step), where a study asks about something else: plain SGD at

@@ -16,10 +16,10 @@ before or after the runs), `results` (the runs' records by point), `running` (th
 """
 
 from keras_cnn.rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE
-from keras_cnn.study.definitions import SEEDS, STUDIES, Study, describe_studies, grid_points
-from keras_cnn.study.report import INDEX_FILE, REPORT_FILE, RESULTS_FILE, write_index
-from keras_cnn.study.results import Results
-from keras_cnn.study.running import parse_grid, run_studies, study
+from keras_cnn.studies.definitions import SEEDS, STUDIES, Study, describe_studies, grid_points
+from keras_cnn.studies.report import INDEX_FILE, REPORT_FILE, RESULTS_FILE, write_index
+from keras_cnn.studies.results import Results
+from keras_cnn.studies.running import parse_grid, run_studies, study
 
 RECORD_FILES = (CONFIG_FILE, HISTORY_FILE, METRICS_FILE)  # what a published study keeps of each run
 

@@ -8,10 +8,10 @@ from keras_cnn.config import TrainConfig, resolve_config
 from keras_cnn.errors import ConfigError, DataError
 from keras_cnn.locks import folder_locks
 from keras_cnn.sequence import check_existing_runs, train_runs
-from keras_cnn.study.definitions import SEEDS, STUDIES, Study, grid_points, run_name
-from keras_cnn.study.findings import grid_value
-from keras_cnn.study.report import write_index, write_report
-from keras_cnn.study.results import collect
+from keras_cnn.studies.definitions import SEEDS, STUDIES, Study, grid_points, run_name
+from keras_cnn.studies.findings import grid_value
+from keras_cnn.studies.report import write_index, write_report
+from keras_cnn.studies.results import collect
 
 
 def study(
