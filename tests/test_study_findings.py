@@ -110,3 +110,11 @@ def test_momentum_decay_compares_each_change_with_its_own_reference():
     assert lines[0].endswith("51.0% (sd 1.0; seeds 50.0, 52.0, 51.0) -> 61.0% (sd 1.0; seeds 60.0, 61.0, 62.0) "
                              "(+10.0 pp, measurable (2 SE 1.6 pp)).")
     assert "decay alone 40.0% (sd 1.0; seeds 39.0, 41.0, 40.0) (-0.3 pp, not measurable" in lines[2]
+
+
+def test_keras_cnn_study_is_the_function_on_every_call():
+    """The package holding the studies is keras_cnn.studies, so importing it never hides the function."""
+    import keras_cnn
+    import keras_cnn.studies.noise  # noqa: F401  (imports the package, as a user's code may)
+
+    assert callable(keras_cnn.study) and keras_cnn.study is keras_cnn.study
