@@ -42,3 +42,11 @@ def import_tensorflow_quietly() -> None:
     """Import TensorFlow (and so Keras) without its start-up lines on a quiet console."""
     with quiet_native_logs():
         import tensorflow  # noqa: F401
+
+
+def keras_verbosity(verbose: int | str, off_terminal: int = 2) -> int:
+    """Keras' `verbose` for ours: "auto" is a progress bar (1) on a terminal and `off_terminal` elsewhere
+    (2, one line per epoch; 0 where a single long epoch would print one line at its end), else `verbose` itself."""
+    if verbose != "auto":
+        return verbose
+    return 1 if sys.stdout.isatty() else off_terminal

@@ -13,7 +13,6 @@ import math
 import os
 import platform
 import shutil
-import sys
 from typing import NamedTuple
 
 import keras
@@ -23,6 +22,7 @@ import tensorflow as tf
 from keras_cnn import __version__
 from keras_cnn.callbacks import Checkpoints, EpochTimer, EvaluateAtStart, EvaluateTrainSet, HistoryCSV, TrainingState
 from keras_cnn.config import DATASET_SHAPES, LAB_MEAN, LAB_STD, TrainConfig, resolve_config
+from keras_cnn.console import keras_verbosity
 from keras_cnn.errors import KerasCnnError
 from keras_cnn.files import NO_SPACE, WriteError, read_json, write_json
 from keras_cnn.history import read_history, summarize
@@ -109,7 +109,7 @@ def train_config(
 
 def _train(config: TrainConfig, run_dir: str, overwrite: bool, verbose, tensorboard: bool,
            tensorboard_histograms: bool, chief: bool) -> TrainResult:
-    verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
+    verbose = keras_verbosity(verbose)
     strategy = make_strategy(config)  # first: multi-worker needs it before other TensorFlow work
     say = print if verbose and chief else (lambda *args: None)
     extending = (chief and not overwrite and os.path.exists(os.path.join(run_dir, CONFIG_FILE))

@@ -16,6 +16,7 @@ SHOW_TF_LOGS = "tf-logs"  # the value of a bare --verbose
 # The settings a newcomer reaches for, listed first in --help; the others under headings.
 MOST_USED = ("data_dir", "epochs", "batch_size", "lr", "limit", "seed")
 PLATFORM = "platform (speed only)"
+ONE_DEVICE_BATCH = "images per training step"  # batch_size's help where the command trains on one device
 SETTING_GROUPS = {
     "data": ("dataset", "test_fraction", "val_split", "strict_images"),
     "preprocessing and augmentation": ("normalization", "whitening", "zca_epsilon", "augment", "crop_padding",
@@ -28,15 +29,16 @@ SETTING_GROUPS = {
 }
 
 
-def add_verbose_flag(parser: argparse.ArgumentParser, progress: bool = False) -> None:
-    """--verbose: TensorFlow's own logs too; with `progress`, --verbose 0|1|2 sets Keras' progress output instead."""
+def add_verbose_flag(parser: argparse.ArgumentParser, progress: bool = False, off_terminal: str = "lines") -> None:
+    """--verbose: TensorFlow's own logs too; with `progress`, --verbose 0|1|2 sets Keras' progress output instead,
+    whose default off a terminal is `off_terminal` (console.keras_verbosity: "lines", or "nothing" for one epoch)."""
     if not progress:
         parser.add_argument("--verbose", action="store_const", const=SHOW_TF_LOGS, help="also show TensorFlow's own logs")
         return
     parser.add_argument(
         "--verbose", nargs="?", const=SHOW_TF_LOGS, choices=["0", "1", "2", "auto", SHOW_TF_LOGS], default="auto",
         metavar="0|1|2", help="progress: 0 silent, 1 progress bar, 2 one line per epoch (default: a bar on a terminal, "
-        "else lines); --verbose alone: the default progress and TensorFlow's own logs",
+        f"else {off_terminal}); --verbose alone: the default progress and TensorFlow's own logs",
     )
 
 
@@ -45,10 +47,10 @@ def progress(args: argparse.Namespace) -> int | str:
     return int(args.verbose) if args.verbose in ("0", "1", "2") else "auto"
 
 
-def add_tensorboard_flags(parser: argparse.ArgumentParser) -> None:
-    """--no-tensorboard and --tensorboard-histograms: the TensorBoard logs of the runs a command trains."""
+def add_tensorboard_flags(parser: argparse.ArgumentParser, where: str = "<run>/tensorboard/", view: str = "runs") -> None:
+    """--no-tensorboard and --tensorboard-histograms: the TensorBoard logs of the runs a command trains, in `where`."""
     parser.add_argument("--no-tensorboard", dest="tensorboard", action="store_false",
-                        help="write no TensorBoard logs (default: into <run>/tensorboard/; view with tensorboard --logdir runs)")
+                        help=f"write no TensorBoard logs (default: into {where}; view with tensorboard --logdir {view})")
     parser.add_argument("--tensorboard-histograms", action="store_true", help="also log the weights' histograms every epoch")
 
 
@@ -70,10 +72,12 @@ def add_variant_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", choices=list(VARIANTS), help="lab variant (default: bn, or the --config file's)")
 
 
-def add_setting_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> dict[str, argparse._ArgumentGroup]:
+def add_setting_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = (),
+                      helps: dict[str, str] | None = None) -> dict[str, argparse._ArgumentGroup]:
     """One flag per TrainConfig field (--batch-size for batch_size) but those in `skip`, absent from the result unless given.
 
     MOST_USED go with the parser's own options; the others into the SETTING_GROUPS headings (returned).
+    `helps` replaces the help text of settings that the command uses in its own way.
     """
     hints = typing.get_type_hints(TrainConfig)
     fields = {field.name: field for field in dataclasses.fields(TrainConfig)}
@@ -83,7 +87,8 @@ def add_setting_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = (
     for where, name in placed:
         if name in skip:
             continue
-        flag, kind, help_text = "--" + name.replace("_", "-"), hints[name], fields[name].metadata["help"]
+        flag, kind = "--" + name.replace("_", "-"), hints[name]
+        help_text = (helps or {}).get(name, fields[name].metadata["help"])
         if kind is bool:
             where.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
         else:

@@ -3,6 +3,7 @@
 import argparse
 
 from keras_cnn.commands.flags import (
+    ONE_DEVICE_BATCH,
     PLATFORM,
     add_platform_flags,
     add_setting_flags,
@@ -35,8 +36,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--end-lr", type=float, default=10.0, metavar="X", help="learning rate of the last step (default: 10)")
     parser.add_argument("--steps", type=int, default=300, metavar="N", help="steps from --start-lr to --end-lr (default: 300)")
     parser.add_argument("--out", metavar="DIR", help="output folder (default: runs/lr-find/<variant>)")
-    add_verbose_flag(parser, progress=True)
-    groups = add_setting_flags(parser, skip=LR_FIND_UNUSED)
+    add_verbose_flag(parser, progress=True, off_terminal="nothing")
+    groups = add_setting_flags(parser, skip=LR_FIND_UNUSED, helps={"batch_size": ONE_DEVICE_BATCH})
     add_platform_flags(groups[PLATFORM])
     parser.set_defaults(command=run)
 

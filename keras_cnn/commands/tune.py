@@ -6,6 +6,7 @@ import textwrap
 
 from keras_cnn import search_space
 from keras_cnn.commands.flags import (
+    ONE_DEVICE_BATCH,
     PLATFORM,
     add_platform_flags,
     add_setting_flags,
@@ -26,8 +27,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="search learning rate, momentum, decay, dropout and batch size with keras-tuner",
         usage="%(prog)s [--variant NAME] [--tuner NAME] [--max-trials N] [--epochs N] [--out DIR] [flags...]",
         description=textwrap.fill("Search hyperparameters of a variant with keras-tuner. Each trial trains the variant (settings "
-        "below, as for train) with the trial's values for --epochs epochs (hyperband: at most) and scores its best "
-        "accuracy on the --val-split validation images or, without them, on the test split. A searchable setting "
+        "below, as for train) with the trial's values for --epochs epochs (hyperband: at most) on one device and scores "
+        "its best accuracy on the --val-split validation images, which tune requires (the test split is not used). "
+        "A searchable setting "
         "given as a flag (e.g. --lr 0.01), or a range with equal ends, is fixed. --out receives trials.csv, "
         "summary.md, best.json (for train --config), objective.png and keras-tuner's state: rerun the same command "
         "to resume an interrupted search, with a larger --max-trials to extend a finished one.", 100),
@@ -44,8 +46,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", metavar="DIR", help="output folder (default: tuning/<variant>-<tuner>)")
     parser.add_argument("--overwrite", action="store_true", help="start the search in --out over instead of resuming it")
     add_verbose_flag(parser, progress=True)
-    add_tensorboard_flags(parser)
-    groups = add_setting_flags(parser)
+    add_tensorboard_flags(parser, where="--out's tensorboard/<trial>/", view="<out>/tensorboard")
+    helps = {"batch_size": ONE_DEVICE_BATCH, "val_split": "hold out this share of each class of the training split "
+             "as validation data, on which the trials are scored (required)"}
+    groups = add_setting_flags(parser, skip=tuple(search_space.TRIAL_UNUSED), helps=helps)
     ranges = parser.add_argument_group("search ranges (a setting given as a flag above is fixed instead)")
     for name, (flag, _, _) in search_space.RANGES.items():
         ranges.add_argument(flag, nargs=2, type=float, metavar=("LOW", "HIGH"), help=f"range of {name} (default: {search_space.default_text(name)})")
