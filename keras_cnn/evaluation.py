@@ -30,13 +30,18 @@ def evaluate_run(run_dir: str, checkpoint: str = DEFAULT_CHECKPOINT, tta: str | 
     splits = load_data(config, test_only=True)
     test = splits.test
     probabilities = model.predict(test.images, batch_size=config.batch_size, verbose=0)
-    chosen = probabilities[np.arange(len(test.labels)), test.labels]
     return {
         "run_dir": run_dir,
         "checkpoint": checkpoint,
         "tta": config.tta,
         "test_images": len(test.labels),
         "test_accuracy": float(np.mean(probabilities.argmax(axis=1) == test.labels)),
-        "test_cross_entropy": float(-np.mean(np.log(np.maximum(chosen, 1e-12)))),
+        "test_cross_entropy": float(np.mean(cross_entropy(test.labels, probabilities))),
         "notes": list(splits.notes),
     }
+
+
+def cross_entropy(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """Per image: -log p(true class), without label smoothing (`evaluate` reports its mean, `inspect` its largest)."""
+    chosen = probabilities[np.arange(len(labels)), labels].astype(np.float64)
+    return -np.log(np.maximum(chosen, 1e-12))

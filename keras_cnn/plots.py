@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from keras_cnn.files import atomic_write  # noqa: E402
+from keras_cnn.formatting import split_name  # noqa: E402
 
 
 def plot_curves(rows: list[dict], path: str, title: str) -> None:
@@ -22,7 +23,7 @@ def plot_curves(rows: list[dict], path: str, title: str) -> None:
         for column, name, style in (
             (metric, "train (running average, training mode)", "C0-"),
             (f"train_eval_{metric}", "train (end of epoch, inference mode)", "C0:"),
-            (f"{evaluated}_{metric}", {"val": "validation", "test": "test"}[evaluated], "C1-"),
+            (f"{evaluated}_{metric}", split_name(evaluated), "C1-"),
         ):
             values = [row.get(column) for row in rows]
             if any(value is not None for value in values):

@@ -11,10 +11,12 @@ import io
 import os
 
 import numpy as np
+import scipy.stats
 from matplotlib.ticker import NullFormatter
 
 from keras_cnn.config import TrainConfig
 from keras_cnn.files import write_json, write_text
+from keras_cnn.formatting import markdown_table
 from keras_cnn.plots import plt, save_figure
 from keras_cnn.rundir import retrain_run_dir
 
@@ -99,23 +101,13 @@ def rank_influence(rows: list[dict], names: list[str], score: str) -> dict[str, 
     """|Spearman rank correlation| of each hyperparameter with the objective, largest first (NaN-free)."""
     if len(rows) < 2:
         return {}
-    objective = _ranks([row[score] for row in rows])
+    objective = [row[score] for row in rows]
     influence = {}
     for name in names:
-        values = _ranks([row[name] for row in rows])
-        varies = np.ptp(values) > 0 and np.ptp(objective) > 0
-        influence[name] = float(abs(np.corrcoef(values, objective)[0, 1])) if varies else 0.0
+        values = [row[name] for row in rows]
+        varies = len(set(values)) > 1 and len(set(objective)) > 1  # else the correlation is undefined (NaN)
+        influence[name] = float(abs(scipy.stats.spearmanr(values, objective).statistic)) if varies else 0.0
     return dict(sorted(influence.items(), key=lambda item: -item[1]))  # stable: ties keep the space's order
-
-
-def _ranks(values: list) -> np.ndarray:
-    """Ranks from 0, tied values sharing their average rank (as Spearman's correlation needs)."""
-    values = np.asarray(values, dtype=float)
-    ranks = np.empty(len(values))
-    ranks[np.argsort(values, kind="stable")] = np.arange(len(values))
-    for value in np.unique(values):
-        ranks[values == value] = ranks[values == value].mean()
-    return ranks
 
 
 def plot_objective(path: str, rows: list[dict], influence: dict, record: dict) -> bool:
@@ -189,23 +181,22 @@ def summary(out: str, rows: list[dict], record: dict, splits, best: dict | None,
     lines = [
         f"# Hyperparameter search: {config['variant']}, {record['tuner']} search",
         "",
-        "| | |",
-        "|---|---|",
-        f"| trials | {len(completed)} completed, {len(failed)} failed or unfinished (at most {record['max_trials']}) |",
-        f"| epochs per trial | {epochs} |",
-        f"| objective | best `{record['objective']}` of each trial: accuracy on {selection} |",
-        f"| data | {len(splits.train)} training images from `{splits.source}`"
-        + (f" (`--limit {config['limit']}`)" if config["limit"] else "") + " |",
-        f"| searched | {'; '.join(_describe(name, spec) for name, spec in record['space'].items()) or 'nothing'} |",
+        markdown_table(["", ""], [
+            ["trials", f"{len(completed)} completed, {len(failed)} failed or unfinished (at most {record['max_trials']})"],
+            ["epochs per trial", epochs],
+            ["objective", f"best `{record['objective']}` of each trial: accuracy on {selection}"],
+            ["data", f"{len(splits.train)} training images from `{splits.source}`"
+             + (f" (`--limit {config['limit']}`)" if config["limit"] else "")],
+            ["searched", "; ".join(_describe(name, spec) for name, spec in record["space"].items()) or "nothing"],
+        ]),
         "",
         "## Top trials",
         "",
     ]
     columns = ["trial", *names, *(["continued_from"] if rows and "continued_from" in rows[0] else []),
                SCORE, "best_epoch", "epochs_run", "seconds"]
-    lines += [f"| rank | {' | '.join(columns)} |", "|---" * (len(columns) + 1) + "|"]
-    for rank, row in enumerate(completed[:TOP_TRIALS], 1):
-        lines.append(f"| {rank} | " + " | ".join(_cell(row.get(column)) for column in columns) + " |")
+    top = [[rank, *(_cell(row.get(column)) for column in columns)] for rank, row in enumerate(completed[:TOP_TRIALS], 1)]
+    lines.append(markdown_table(["rank", *columns], top))
     if failed:
         listed = ", ".join(f"{row['trial']} ({row['status']})" for row in failed)
         lines += ["", f"Failed or unfinished: {listed}; their errors are in "
