@@ -188,6 +188,12 @@ def read_export_info(export_dir: str) -> dict:
 
 
 def load_checkpoint(path: str) -> keras.Model:
+    """The model of a .keras checkpoint, uncompiled; a missing, unreadable or damaged file is one ExportError line."""
+    if not os.path.isfile(path):
+        raise ExportError(f"cannot load {path}: there is no such file")
+    # Keras says "File not found" of a file that is there but is no zip archive (truncated, or not a .keras file).
+    if not zipfile.is_zipfile(path):
+        raise ExportError(f"cannot load {path}: the file is unreadable (truncated, or not a .keras file)")
     try:
         return keras.saving.load_model(path, compile=False)
     except (OSError, ValueError, zipfile.BadZipFile) as error:

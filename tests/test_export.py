@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -168,6 +169,21 @@ def test_export_errors_are_one_line(exported, tmp_path, capsys, case):
     assert error.startswith("error: ") and message in error and "\n" not in error
     if case == "target is not an export":
         assert [p.name for p in target.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.parametrize("command", ["export", "evaluate"])
+@pytest.mark.parametrize("damage", ["truncated", "not a .keras file"])
+def test_a_checkpoint_that_is_there_but_unreadable_is_called_so(exported, tmp_path, capsys, command, damage):
+    run_dir, _, _ = exported
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    checkpoint = copy / "last.keras"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000] if damage == "truncated" else b"{}")
+    args = ["--run", str(copy), *(["--to", str(tmp_path / "out")] if command == "export" else [])]
+    assert train_keras.main([command, *args]) == 1
+    assert capsys.readouterr().err == (
+        f"error: cannot load {checkpoint}: the file is unreadable (truncated, or not a .keras file)\n"
+    )
 
 
 def test_export_without_a_checkpoint_names_it(tmp_path):
