@@ -29,12 +29,11 @@ from keras_cnn.errors import ConfigError, KerasCnnError, RunDirError
 from keras_cnn.files import read_json, write_json
 from keras_cnn.formatting import setting
 from keras_cnn.locks import folder_lock
-from keras_cnn.optimization import uses_soft_labels
+from keras_cnn.optimization import learning_rate_callback, uses_soft_labels
 from keras_cnn.rundir import TENSORBOARD_FOLDER, retrain_run_dir
 from keras_cnn.search_space import SEARCHABLE, TRIAL_UNUSED, TUNERS, FloatRange, Space, search_space
 from keras_cnn.training import (
     compiled_model,
-    learning_rate_callback,
     load_data,
     normalization_stats,
     tensorboard_callback,

@@ -15,6 +15,7 @@ from conftest import tensorboard_scalars, write_image_folder
 import train_keras
 from keras_cnn import KerasCnnError, RunDirError, TrainConfig, train
 from keras_cnn.callbacks import EpochTimer, TrainingState
+from keras_cnn.commands.flags import MOST_USED, SETTING_GROUPS, config_from_args
 from keras_cnn.evaluation import evaluate_run
 from keras_cnn.training import TrainingDiverged
 from pipelines.sources import load_splits
@@ -261,7 +262,7 @@ def test_cli_trains_and_prints_a_summary(cifar_like_folder, tmp_path, capsys):
 def test_cli_config_file_then_flags(cifar_like_folder, tmp_path, capsys):
     (tmp_path / "best.json").write_text(json.dumps({"variant": "dropout", "lr": 0.02, "dropout": 0.3}))
     args = train_keras.build_parser().parse_args(["train", "--config", str(tmp_path / "best.json"), "--dropout", "0.2"])
-    config = train_keras.config_from_args(args)
+    config = config_from_args(args)
     assert (config.variant, config.lr, config.dropout, config.momentum) == ("dropout", 0.02, 0.2, 0.9)
 
 
@@ -316,7 +317,7 @@ def test_tensorboard_logs_every_epoch_and_histograms_only_when_asked(cifar_like_
 
 
 def test_train_help_shows_the_most_used_flags_first_and_every_setting_under_a_heading(capsys):
-    assert set(train_keras.MOST_USED) | {name for names in train_keras.SETTING_GROUPS.values() for name in names} == (
+    assert set(MOST_USED) | {name for names in SETTING_GROUPS.values() for name in names} == (
         set(TrainConfig.__dataclass_fields__) - {"variant"})
     with pytest.raises(SystemExit):
         train_keras.main(["train", "--help"])
