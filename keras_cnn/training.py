@@ -28,7 +28,7 @@ from keras_cnn.files import NO_SPACE, WriteError, read_json, write_json
 from keras_cnn.history import read_history, summarize
 from keras_cnn.locks import folder_lock
 from keras_cnn.models import build_model, compute_dtype
-from keras_cnn.optimization import (  # noqa: F401  (learning_rate_callback: part of this module's API)
+from keras_cnn.optimization import (
     PER_EPOCH_SCHEDULES,
     learning_rate_callback,
     loss_and_metrics,
