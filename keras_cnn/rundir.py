@@ -3,6 +3,7 @@
 import datetime
 import os
 import shutil
+from typing import Literal
 
 from keras_cnn.config import PER_EPOCH_SCHEDULES, TrainConfig, recorded_settings
 from keras_cnn.errors import RunDirError
@@ -14,6 +15,7 @@ HISTORY_FILE = "history.csv"
 TENSORBOARD_FOLDER = "tensorboard"  # tensorboard --logdir runs shows every run
 BACKUP_FOLDER = "backup"  # TrainingState's folder: the last epoch's state, kept to resume or extend the run
 INSPECT_FOLDER = "inspect"  # `inspect`'s pictures and report.md
+RECORD_FILES = (CONFIG_FILE, HISTORY_FILE, METRICS_FILE)  # a run's record: what a published study keeps of it
 
 
 def default_run_dir(config: TrainConfig) -> str:
@@ -29,41 +31,58 @@ def retrain_run_dir(search_out: str) -> str:
     return os.path.join("runs", os.path.basename(os.path.abspath(search_out)))
 
 
-def prepare_run_dir(run_dir: str, config: TrainConfig, overwrite: bool = False) -> bool:
-    """Create `run_dir` for a new run, or check that it holds an unfinished run of `config`.
+# What training a config into a run folder does: start it ("new": an absent or empty folder, or a run replaced with
+# --overwrite), go on with its unfinished epochs ("resumed"), or train a run of the same settings to more epochs
+# ("extended").
+RunState = Literal["new", "resumed", "extended"]
 
-    Returns True when the run resumes. A run asked for more epochs than it has (finished or not) is
-    extended, where its schedule allows it (`extend`). A finished run, or one with other settings,
-    is only replaced with `overwrite`; a folder that is not a run directory is never touched.
+
+def run_state(run_dir: str, config: TrainConfig, overwrite: bool = False) -> RunState:
+    """What training `config` into `run_dir` does, without touching the folder; RunDirError where it must not train.
+
+    A run asked for more epochs than it has (finished or not) is extended, where its schedule allows it
+    (`is_longer`). A finished run, or one with other settings, is only replaced with `overwrite`; a folder that
+    is not a run directory is never touched.
     """
     if os.path.isfile(run_dir):
         raise RunDirError(f"--run-dir {run_dir} is a file: choose a folder")
     if not os.path.isdir(run_dir) or not os.listdir(run_dir):
-        os.makedirs(run_dir, exist_ok=True)
-        return False
-    config_path = os.path.join(run_dir, CONFIG_FILE)
-    if not os.path.exists(config_path):
+        return "new"
+    if not os.path.exists(os.path.join(run_dir, CONFIG_FILE)):
         raise RunDirError(f"{run_dir} is not empty and holds no run (no {CONFIG_FILE}): choose another --run-dir")
     if overwrite:
-        shutil.rmtree(run_dir)
-        os.makedirs(run_dir)
-        return False
-    finished = os.path.exists(os.path.join(run_dir, METRICS_FILE))
-    changed = changed_settings(run_dir, config)
+        return "new"
     if is_longer(run_dir, config):
-        extend(run_dir, config)
-    elif finished:
+        return "extended"
+    if os.path.exists(os.path.join(run_dir, METRICS_FILE)):
         raise RunDirError(
             f"{run_dir} holds a finished run: pass --overwrite to train it again, --epochs more than its "
             f"{stored_settings(run_dir).get('epochs')} to extend it, or --run-dir for a new one"
         )
-    elif changed:
+    if changed := changed_settings(run_dir, config):
         raise RunDirError(
             f"{run_dir} holds an unfinished run with other settings ({'; '.join(changed)}): rerun with its settings "
             f"to resume it, or pass --overwrite or a new --run-dir"
         )
+    return "resumed"
+
+
+def prepare_run_dir(run_dir: str, config: TrainConfig, overwrite: bool = False) -> RunState:
+    """Make `run_dir` ready to train `config` as `run_state` says, and return that state.
+
+    new: an empty folder (a run replaced with `overwrite` is deleted); extended: the run made one of
+    `config.epochs`, unfinished (`extend`); resumed and extended: the leftovers of an interrupted write removed.
+    """
+    state = run_state(run_dir, config, overwrite)
+    if state == "new":
+        if overwrite and os.path.exists(os.path.join(run_dir, CONFIG_FILE)):
+            shutil.rmtree(run_dir)
+        os.makedirs(run_dir, exist_ok=True)
+        return state
+    if state == "extended":
+        extend(run_dir, config)
     remove_leftovers(run_dir)
-    return True
+    return state
 
 
 def is_longer(run_dir: str, config: TrainConfig) -> bool:
