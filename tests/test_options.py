@@ -7,6 +7,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from conftest import accuracy_applied_directly
 
 from keras_cnn import ConfigError, resolve_config, train
 from keras_cnn.models import LabSequential, build_model
@@ -253,8 +254,8 @@ def test_sam_run_end_to_end_with_mixup_and_mixed_precision(cifar_like_folder, tm
     _, run_dir = train("best", data_dir=str(cifar_like_folder), epochs=1, batch_size=16, verbose=0, sam_rho=0.05,
                        augment="pad-crop32,flip,mixup", mixed_precision=True, run_dir=str(tmp_path / "r"))
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
-    assert np.isfinite(metrics["final_test_loss"]) and 0 <= metrics["final_test_accuracy"] <= 1
-    assert json.loads((Path(run_dir) / "config.json").read_text())["config"]["sam_rho"] == 0.05
+    # The run's own test score is its last.keras (bfloat16 compute, SAM-trained weights) applied to the test images.
+    assert metrics["final_test_accuracy"] == pytest.approx(accuracy_applied_directly(run_dir), abs=1e-6)
 
 
 def test_schedules_give_the_expected_rates():
@@ -313,10 +314,9 @@ def test_soft_label_run_end_to_end(cifar_like_folder, tmp_path):
                        optimizer="adamw", weight_decay=1e-4, lr=1e-3, schedule="onecycle", run_dir=str(tmp_path / "r"))
     rows = (Path(run_dir) / "history.csv").read_text().splitlines()
     assert len(rows) == 3
-    record = json.loads((Path(run_dir) / "config.json").read_text())
-    assert record["config"]["augment"] == ["pad-crop32", "flip", "cutout", "mixup", "cutmix", "color"]
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
-    assert 0 <= metrics["final_test_accuracy"] <= 1
+    # Scored on hard labels, as the model applied directly scores it, though it trained on mixed, smoothed ones.
+    assert metrics["final_test_accuracy"] == pytest.approx(accuracy_applied_directly(run_dir), abs=1e-6)
     rates = [float(line.split(",")[1]) for line in rows[1:]]
     assert rates[0] == pytest.approx(1e-3 / 25, rel=1e-3) and rates[1] > rates[0]  # onecycle ramps up, logged per epoch
 

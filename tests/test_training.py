@@ -9,14 +9,15 @@ import sys
 from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
-from conftest import tensorboard_scalars, write_image_folder
+from conftest import accuracy_applied_directly, applied_directly, tensorboard_scalars, write_image_folder
 
 import train_keras
 from keras_cnn import KerasCnnError, RunDirError, TrainConfig, train
 from keras_cnn.callbacks import EpochTimer, TrainingState
 from keras_cnn.commands.flags import MOST_USED, SETTING_GROUPS, config_from_args
-from keras_cnn.evaluation import evaluate_run
+from keras_cnn.evaluation import cross_entropy, evaluate_run
 from keras_cnn.training import TrainingDiverged
 from pipelines.sources import load_splits
 
@@ -85,7 +86,8 @@ def test_a_run_written_before_selection_left_the_test_split_still_evaluates_its_
     _, run_dir = train("baseline", data_dir=str(cifar_like_folder), epochs=1, run_dir=str(tmp_path / "old"), **FAST)
     shutil.copy(Path(run_dir) / "last.keras", Path(run_dir) / "best.keras")  # as keras-cnn 0.1 wrote it
     result = evaluate_run(run_dir, checkpoint="best")
-    assert result["checkpoint"] == "best" and 0 <= result["test_accuracy"] <= 1
+    assert result["checkpoint"] == "best"
+    assert result["test_accuracy"] == pytest.approx(accuracy_applied_directly(run_dir, "best.keras"), abs=1e-6)
     assert "best.keras was chosen on the test split (a run written before keras-cnn 0.2)" in capsys.readouterr().err
 
 
@@ -190,8 +192,11 @@ def test_a_folder_that_is_not_a_run_is_left_alone(cifar_like_folder, tmp_path):
 def test_eval_train_logs_the_training_split_in_inference_mode(cifar_like_folder, tmp_path):
     _, run_dir = train("dropout", data_dir=str(cifar_like_folder), epochs=1, eval_train=True, run_dir=str(tmp_path / "r"), **FAST)
     row = history_of(run_dir)[0]
-    assert 0 <= float(row["train_eval_accuracy"]) <= 1 and float(row["train_eval_loss"]) > 0
-    assert row["train_eval_loss"] != row["loss"]  # end-of-epoch inference model, not the running average
+    # The end-of-epoch model (last.keras, one epoch) in inference mode on the training split, not the running average.
+    probabilities, labels = applied_directly(run_dir, split="train")
+    assert float(row["train_eval_accuracy"]) == pytest.approx(np.mean(probabilities.argmax(axis=1) == labels), abs=1e-6)
+    assert float(row["train_eval_loss"]) == pytest.approx(np.mean(cross_entropy(labels, probabilities)), rel=1e-4)
+    assert row["train_eval_loss"] != row["loss"]
 
 
 def test_eval_at_start_logs_the_untrained_network_as_epoch_0_and_trains_the_same_weights(cifar_like_folder, tmp_path):
