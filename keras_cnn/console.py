@@ -1,4 +1,5 @@
-"""A quiet console: TensorFlow's own logs stay off it unless asked for, so the project's lines and Keras' progress stand out.
+"""A quiet console: TensorFlow's own logs stay off it unless asked for, so that the project's lines and Keras'
+progress stand out.
 
 TensorFlow's C++ start-up lines (the oneDNN notice, CUDA probing on a machine without a GPU,
 absl's "log messages before absl::InitializeLog()") are written to the process's stderr before

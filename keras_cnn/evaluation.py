@@ -15,7 +15,8 @@ from keras_cnn.runfolder import read_trained_run
 from keras_cnn.training import load_data
 
 
-def evaluate_run(run_dir: str, checkpoint: str = DEFAULT_CHECKPOINT, tta: str | None = None, data_dir: str | None = None) -> dict:
+def evaluate_run(run_dir: str, checkpoint: str = DEFAULT_CHECKPOINT, tta: str | None = None,
+                 data_dir: str | None = None) -> dict:
     """Accuracy and cross-entropy (without label smoothing) of `run_dir`'s last.keras (or best.keras) on its test split.
 
     tta: none, flip or flip-translate (default: the run's own); data_dir: read the test split from

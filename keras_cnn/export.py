@@ -58,7 +58,8 @@ def export_run(
     overwrite: bool = False,
     verbose: bool = True,
 ) -> dict:
-    """Export `run_dir`'s last.keras (or best.keras, where a validation split chose one) to `to` (default saved_models/<run name>); returns model_info.json.
+    """Export `run_dir`'s last.keras (or best.keras, where a validation split chose one) to `to` (default
+    saved_models/<run name>); returns model_info.json.
 
     The export is written into a temporary folder beside `to`, checked against `model.predict`,
     then moved into place: a failed export leaves nothing behind, and an existing export is
@@ -209,7 +210,8 @@ def _check_target(to: str, overwrite: bool) -> None:
     if not os.path.exists(os.path.join(to, "saved_model.pb")):
         raise ExportError(f"{to} is not empty and holds no SavedModel: choose another --to")
     if not overwrite:
-        raise ExportError(f"{to} already holds an exported model: pass --overwrite to replace it, or --to another folder")
+        raise ExportError(f"{to} already holds an exported model: pass --overwrite to replace it, or --to another "
+                          "folder")
 
 
 def _move_into_place(tmp_dir: str, to: str) -> None:

@@ -18,7 +18,8 @@ def plot_curves(rows: list[dict], path: str, title: str) -> None:
     epochs = [row["epoch"] for row in rows]
     evaluated = "val" if "val_loss" in rows[0] else "test"
     figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for axes, metric, label in ((loss_axes, "loss", "loss (cross-entropy)"), (accuracy_axes, "accuracy", "accuracy (%)")):
+    for axes, metric, label in ((loss_axes, "loss", "loss (cross-entropy)"),
+                                (accuracy_axes, "accuracy", "accuracy (%)")):
         scale = 100 if metric == "accuracy" else 1
         for column, name, style in (
             (metric, "train (running average, training mode)", "C0-"),

@@ -138,7 +138,8 @@ def report_markdown(
         "s/epoch",
         "train images/s",
     ]
-    rows = [[label, settings, *_result_cells(run, chosen)] for label, run, settings in zip(labels, runs, _settings_cells(runs))]
+    rows = [[label, settings, *_result_cells(run, chosen)] for label, run,
+            settings in zip(labels, runs, _settings_cells(runs))]
     notes = [(label, note) for label, run in zip(labels, runs) if (note := _note(run))]
 
     # A column with one value for every run is stated once, above the table (settings: in the shared list).
@@ -175,7 +176,8 @@ def report_markdown(
         lines += ["", f"![{titles[chart]}]({chart})"]
     inside = [(label, links) for label, run in zip(labels, runs) if (links := _inspect_links(run, out))]
     if inside:
-        lines += ["", "**Inside the runs** (`train_keras.py inspect`):", *[f"- {label}: {links}" for label, links in inside]]
+        lines += ["", "**Inside the runs** (`train_keras.py inspect`):",
+                  *[f"- {label}: {links}" for label, links in inside]]
     lines += ["", "**Run directories:**", *[f"- {label}: `{run.path}`" for label, run in zip(labels, runs)]]
     if skipped:
         lines += ["", "**Not compared:**", *[f"- `{path}`: {reason}" for path, reason in skipped]]

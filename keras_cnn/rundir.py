@@ -1,4 +1,4 @@
-"""Run directories: a new run, the resumption of an unfinished one, the extension of a finished one, no silent overwrite."""
+"""Run directories: a new run, the resumption of an unfinished one, the extension of a run, no silent overwrite."""
 
 import datetime
 import os
@@ -95,8 +95,8 @@ def is_longer(run_dir: str, config: TrainConfig) -> bool:
     if config.schedule not in PER_EPOCH_SCHEDULES:
         raise RunDirError(
             f"{run_dir} holds a run of {stored['epochs']} epochs whose {config.schedule} schedule depends on the "
-            f"number of epochs: going on to {config.epochs} would not be the run trained {config.epochs} epochs from the "
-            f"start; pass --overwrite to train it again, or --run-dir for a new one"
+            f"number of epochs: going on to {config.epochs} would not be the run trained {config.epochs} epochs from "
+            f"the start; pass --overwrite to train it again, or --run-dir for a new one"
         )
     if os.path.exists(os.path.join(run_dir, METRICS_FILE)) and not os.path.isdir(os.path.join(run_dir, BACKUP_FOLDER)):
         raise RunDirError(

@@ -18,7 +18,7 @@ needs_mnist_sample = pytest.mark.skipif(not MNIST_SAMPLE.is_dir(), reason="../sh
 
 
 def write_images(folder: Path, count: int, shape=(32, 32, 3), suffix=".png", seed=0) -> list[Path]:
-    """`count` images of uniformly random pixels and `shape` in `folder`, drawn with `seed` (one seed per class folder)."""
+    """`count` images of uniformly random pixels and `shape` in `folder`, drawn with `seed` (one per class folder)."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     paths = []
@@ -31,7 +31,8 @@ def write_images(folder: Path, count: int, shape=(32, 32, 3), suffix=".png", see
     return paths
 
 
-def write_image_folder(root: Path, classes=("cat", "dog", "ship"), train=4, test=2, shape=(32, 32, 3), suffix=".png") -> Path:
+def write_image_folder(root: Path, classes=("cat", "dog", "ship"), train=4, test=2, shape=(32, 32, 3),
+                       suffix=".png") -> Path:
     """root/train/<class>/*.png and root/test/<class>/*.png."""
     for index, name in enumerate(classes):
         write_images(root / "train" / name, train, shape, suffix, seed=index)

@@ -112,7 +112,8 @@ def test_mixup_labels_sum_to_one_and_images_are_mixtures(images):
     mixed, soft = mix_batch(images, labels, ("mixup",), 1.0, 1.0, keras.random.SeedGenerator(9))
     mixed, soft = np.asarray(mixed), np.asarray(soft)
     assert mixed.dtype == np.uint8 and np.allclose(soft.sum(axis=1), 1.0, atol=1e-6)
-    weight = soft[np.arange(64), np.arange(64)].min()  # one weight per batch: the own class's, where the partner differs
+    # one weight per batch: the own class's, where the partner differs
+    weight = soft[np.arange(64), np.arange(64)].min()
     assert 0.2 < weight < 0.8  # (this seed's draw: both images visibly present)
     for i in range(64):
         others = soft[i].copy()
@@ -194,7 +195,8 @@ def test_sam_steps_with_the_gradient_at_the_weights_moved_uphill_and_updates_bn_
     rho, lr = 0.5, 0.1
     config = resolve_config("bn", normalization="none", augment="none", dropout=0.0, momentum=0.0, lr=lr, sam_rho=rho)
     sam = compiled_model(config, None, 10)
-    plain = compiled_model(resolve_config("bn", normalization="none", augment="none", dropout=0.0, momentum=0.0, lr=lr), None, 10)
+    plain = compiled_model(resolve_config("bn", normalization="none", augment="none", dropout=0.0, momentum=0.0,
+                                          lr=lr), None, 10)
     plain.set_weights(sam.get_weights())
     start = [w.numpy() for w in sam.trainable_variables]
     reference = build_model(resolve_config("bn", normalization="none", augment="none", dropout=0.0))
@@ -227,8 +229,10 @@ def test_sam_steps_with_the_gradient_at_the_weights_moved_uphill_and_updates_bn_
     assert not np.allclose(sam.get_layer("fc5").kernel.numpy(), plain.get_layer("fc5").kernel.numpy(), atol=1e-5)
     # Batch-norm statistics: updated by the first pass only, exactly as by a plain step.
     for name in ("bn1", "bn2", "bn3"):
-        assert np.allclose(sam.get_layer(name).moving_mean.numpy(), plain.get_layer(name).moving_mean.numpy(), atol=1e-6)
-        assert np.allclose(sam.get_layer(name).moving_variance.numpy(), plain.get_layer(name).moving_variance.numpy(), atol=1e-5)
+        assert np.allclose(sam.get_layer(name).moving_mean.numpy(),
+                           plain.get_layer(name).moving_mean.numpy(), atol=1e-6)
+        assert np.allclose(sam.get_layer(name).moving_variance.numpy(),
+                           plain.get_layer(name).moving_variance.numpy(), atol=1e-5)
     sam.save(tmp_path / "sam.keras")
     assert keras.saving.load_model(tmp_path / "sam.keras").sam_rho == rho
 
@@ -263,7 +267,8 @@ def test_schedules_give_the_expected_rates():
     cosine = learning_rate_schedule(resolve_config("bn", schedule="cosine", lr=0.1, epochs=10), steps)
     assert float(cosine(0)) == pytest.approx(0.1) and float(cosine(500)) == pytest.approx(0.05, abs=1e-6)
     assert float(cosine(1000)) == pytest.approx(0.0, abs=1e-7)
-    warm = learning_rate_schedule(resolve_config("bn", schedule="warmup-cosine", lr=0.1, epochs=10, warmup_epochs=2), steps)
+    warm = learning_rate_schedule(resolve_config("bn", schedule="warmup-cosine", lr=0.1, epochs=10,
+                                                 warmup_epochs=2), steps)
     assert float(warm(0)) == 0 and float(warm(100)) == pytest.approx(0.05) and float(warm(200)) == pytest.approx(0.1)
     cycle = learning_rate_schedule(resolve_config("bn", schedule="onecycle", lr=0.1, epochs=10), steps)
     assert float(cycle(0)) == pytest.approx(0.004) and float(cycle(300)) == pytest.approx(0.1)
@@ -275,7 +280,8 @@ def test_schedules_give_the_expected_rates():
 
 @pytest.mark.parametrize("name, cls", [("sgd", "SGD"), ("adam", "Adam"), ("adamw", "AdamW"), ("rmsprop", "RMSprop")])
 def test_optimizers(name, cls):
-    optimizer = make_optimizer(resolve_config("bn", optimizer=name, weight_decay=5e-4, momentum=0.9 if name != "adam" else 0.0), 10)
+    optimizer = make_optimizer(resolve_config("bn", optimizer=name, weight_decay=5e-4, momentum=0.9 if name != "adam"
+                                              else 0.0), 10)
     assert type(optimizer).__name__ == cls and optimizer.weight_decay == pytest.approx(5e-4)
 
 
@@ -353,12 +359,15 @@ def test_zca_run_end_to_end_whitens_with_the_training_split_statistics(cifar_lik
     saved = keras.saving.load_model(Path(run_dir) / "last.keras")
     (whitening,) = [layer for layer in saved.layers if isinstance(layer, ZCAWhitening)]
     # The checkpoint whitens with the training split's mean and matrix, not the test split's.
-    assert np.allclose(whitening.mean.numpy(), mean, atol=1e-5) and np.allclose(whitening.matrix.numpy(), matrix, atol=1e-4)
+    assert np.allclose(whitening.mean.numpy(), mean, atol=1e-5) and np.allclose(whitening.matrix.numpy(),
+                                                                                matrix, atol=1e-4)
     _, test_matrix = zca_whitening(splits.test.images, config.zca_epsilon, normalization_stats(config, splits))
     assert not np.allclose(test_matrix, matrix, atol=1e-2)
 
 
-def test_export_of_a_run_with_zca_and_every_augmentation_takes_pixels_and_predicts_like_keras(cifar_like_folder, tmp_path):
+def test_export_of_a_run_with_zca_and_every_augmentation_takes_pixels_and_predicts_like_keras(
+    cifar_like_folder, tmp_path
+):
     import tensorflow as tf
 
     from keras_cnn.export import export_run
@@ -395,6 +404,7 @@ def test_export_of_a_run_with_test_time_translation_serves_all_six_views(cifar_l
     interpreter.set_tensor(interpreter.get_input_details()[0]["index"], pixels)
     interpreter.invoke()
     assert np.allclose(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]), expected, atol=1e-5)
-    two_views = keras.saving.load_model(Path(run_dir) / "last.keras")  # a fresh one: predict() keeps its traced function
+    # a fresh one: predict() keeps its traced function
+    two_views = keras.saving.load_model(Path(run_dir) / "last.keras")
     two_views.tta = "flip"
     assert not np.allclose(two_views.predict(pixels, verbose=0), expected, atol=1e-5)  # the shifted views count

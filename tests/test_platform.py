@@ -42,7 +42,8 @@ def test_mixed_precision_model_trains_and_reloads(cifar_like_folder, tmp_path):
 
 
 def test_jit_setting_and_replica_scaling():
-    assert [jit_setting(resolve_config("bn", jit_compile=mode)) for mode in ("auto", "on", "off")] == ["auto", True, False]
+    assert [jit_setting(resolve_config("bn", jit_compile=mode)) for mode in ("auto", "on", "off")] == ["auto",
+                                                                                                       True, False]
     scaled = scaled_for_replicas(resolve_config("bn", batch_size=64, lr=0.01), 4)
     assert (scaled.batch_size, scaled.lr) == (256, 0.04)
     assert scaled_for_replicas(resolve_config("bn"), 1) == resolve_config("bn")
@@ -129,7 +130,8 @@ def test_multi_worker_on_loopback_finishes_an_epoch_and_writes_one_set_of_output
                "--verbose", "2"]
     workers = [
         subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                         env=os.environ | {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})})
+                         env=os.environ | {"TF_CONFIG": json.dumps({"cluster": cluster,
+                                                                    "task": {"type": "worker", "index": i}})})
         for i in range(2)
     ]
     try:
@@ -174,7 +176,8 @@ def test_platform_flags_set_the_thread_pools_and_are_recorded(cifar_like_folder,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     platform = json.loads((tmp_path / "run" / "config.json").read_text())["platform"]
-    assert (platform["intra_op_threads"], platform["inter_op_threads"], platform["TF_ENABLE_ONEDNN_OPTS"]) == (1, 2, "0")
+    assert (platform["intra_op_threads"], platform["inter_op_threads"],
+            platform["TF_ENABLE_ONEDNN_OPTS"]) == (1, 2, "0")
 
 
 def test_thread_flags_after_tensorflow_started_are_a_one_line_error(capsys):

@@ -41,7 +41,8 @@ def test_one_epoch_writes_every_run_file(cifar_like_folder, tmp_path):
 
     rows = history_of(run_dir)
     assert len(rows) == 1 and rows[0]["epoch"] == "1"
-    for column in ("loss", "accuracy", "test_loss", "test_accuracy", "learning_rate", "train_images_per_second", "top5_accuracy"):
+    for column in ("loss", "accuracy", "test_loss", "test_accuracy", "learning_rate", "train_images_per_second",
+                   "top5_accuracy"):
         assert column in rows[0]
 
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
@@ -62,7 +63,8 @@ def test_one_epoch_writes_every_run_file(cifar_like_folder, tmp_path):
 
 def test_without_a_validation_split_nothing_is_chosen_on_the_test_split(cifar_like_folder, tmp_path):
     """The headline, metrics.json and every command's default are the last epoch; best.keras needs --val-split."""
-    _, run_dir = train("baseline", data_dir=str(cifar_like_folder), epochs=3, lr=0.05, run_dir=str(tmp_path / "r"), **FAST)
+    _, run_dir = train("baseline", data_dir=str(cifar_like_folder), epochs=3, lr=0.05,
+                       run_dir=str(tmp_path / "r"), **FAST)
     rows = history_of(run_dir)
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
     assert not (Path(run_dir) / "best.keras").exists()
@@ -190,7 +192,8 @@ def test_a_folder_that_is_not_a_run_is_left_alone(cifar_like_folder, tmp_path):
 
 
 def test_eval_train_logs_the_training_split_in_inference_mode(cifar_like_folder, tmp_path):
-    _, run_dir = train("dropout", data_dir=str(cifar_like_folder), epochs=1, eval_train=True, run_dir=str(tmp_path / "r"), **FAST)
+    _, run_dir = train("dropout", data_dir=str(cifar_like_folder), epochs=1, eval_train=True,
+                       run_dir=str(tmp_path / "r"), **FAST)
     row = history_of(run_dir)[0]
     # The end-of-epoch model (last.keras, one epoch) in inference mode on the training split, not the running average.
     probabilities, labels = applied_directly(run_dir, split="train")
@@ -200,7 +203,8 @@ def test_eval_train_logs_the_training_split_in_inference_mode(cifar_like_folder,
 
 
 def test_eval_at_start_logs_the_untrained_network_as_epoch_0_and_trains_the_same_weights(cifar_like_folder, tmp_path):
-    plain, plain_dir = train("dropout", data_dir=str(cifar_like_folder), epochs=1, run_dir=str(tmp_path / "plain"), **FAST)
+    plain, plain_dir = train("dropout", data_dir=str(cifar_like_folder), epochs=1,
+                             run_dir=str(tmp_path / "plain"), **FAST)
     _, run_dir = train("dropout", data_dir=str(cifar_like_folder), epochs=1, eval_at_start=True,
                        run_dir=str(tmp_path / "r"), **FAST)
     rows = history_of(run_dir)
@@ -220,7 +224,8 @@ def test_eval_at_start_logs_the_untrained_network_as_epoch_0_and_trains_the_same
 
 
 def test_validation_split_keeps_the_test_split_for_one_final_evaluation(cifar_like_folder, tmp_path):
-    _, run_dir = train("norm", data_dir=str(cifar_like_folder), epochs=2, val_split=0.25, run_dir=str(tmp_path / "r"), **FAST)
+    _, run_dir = train("norm", data_dir=str(cifar_like_folder), epochs=2, val_split=0.25,
+                       run_dir=str(tmp_path / "r"), **FAST)
     rows = history_of(run_dir)
     assert "val_accuracy" in rows[0] and "test_accuracy" not in rows[0]
     record = json.loads((Path(run_dir) / "config.json").read_text())
@@ -256,7 +261,8 @@ def run_cli(capsys, *args) -> tuple[int, str, str]:
 
 
 def test_cli_trains_and_prints_a_summary(cifar_like_folder, tmp_path, capsys):
-    code, out, _ = run_cli(capsys, "train", "--variant", "augment", "--data-dir", str(cifar_like_folder), "--epochs", "1",
+    code, out, _ = run_cli(capsys, "train", "--variant", "augment", "--data-dir", str(cifar_like_folder),
+                           "--epochs", "1",
                            "--batch-size", "16", "--run-dir", str(tmp_path / "r"), "--no-eval-train")
     assert code == 0
     assert "Training augment on" in out and "Test accuracy" in out and "1 epoch in" in out
@@ -298,7 +304,8 @@ def test_cli_bad_image_in_a_real_process_prints_no_traceback(tmp_path):
     root = write_image_folder(tmp_path / "d", classes=("a", "b"), train=2, test=1)
     (root / "train" / "a" / "broken.png").write_bytes(b"\x89PNG but not really")
     result = subprocess.run(
-        [sys.executable, str(REPO / "train_keras.py"), "train", "--data-dir", str(root), "--run-dir", str(tmp_path / "r")],
+        [sys.executable, str(REPO / "train_keras.py"), "train", "--data-dir", str(root), "--run-dir",
+         str(tmp_path / "r")],
         capture_output=True, text=True, cwd=tmp_path, timeout=300,
     )
     assert result.returncode == 1
@@ -313,7 +320,8 @@ def test_tensorboard_logs_every_epoch_and_histograms_only_when_asked(cifar_like_
     _, run_dir = train("bn", run_dir=str(tmp_path / "r"), tensorboard_histograms=True, **settings)
     train_logs = tensorboard_scalars(Path(run_dir) / "tensorboard" / "train")
     assert [step for step, _ in train_logs["epoch_loss"]] == [0, 1]
-    assert [value for _, value in train_logs["epoch_loss"]] == pytest.approx([float(row["loss"]) for row in history_of(run_dir)],
+    assert [value for _,
+            value in train_logs["epoch_loss"]] == pytest.approx([float(row["loss"]) for row in history_of(run_dir)],
                                                                             rel=1e-5)
     histograms = list((Path(run_dir) / "tensorboard" / "train").glob("events.*"))
     assert histograms and b"conv1/kernel/histogram" in histograms[0].read_bytes()
@@ -328,7 +336,8 @@ def test_train_help_shows_the_most_used_flags_first_and_every_setting_under_a_he
         train_keras.main(["train", "--help"])
     lines = capsys.readouterr().out.splitlines()
     first_screen = "\n".join(lines[:24])
-    assert all(flag in first_screen for flag in ("--variant", "--data-dir", "--epochs", "--batch-size", "--lr", "--run-dir"))
+    assert all(flag in first_screen
+               for flag in ("--variant", "--data-dir", "--epochs", "--batch-size", "--lr", "--run-dir"))
     headings = [line for line in lines if line and not line.startswith(" ") and line.endswith(":")]
     assert headings[:6] == ["options:", "data:", "preprocessing and augmentation:", "network:", "optimization:",
                             "platform (speed only):"]

@@ -152,7 +152,8 @@ def test_interrupted_search_resumes_without_repeating_finished_trials(data, tmp_
         return original(self, hp, model, **kwargs)
 
     monkeypatch.setattr(CnnHyperModel, "fit", recording_fit)
-    settings = dict(tuner="random", max_trials=3, epochs=1, limit=40, val_split=0.25, data_dir=str(data), out=str(tmp_path / "s"),
+    settings = dict(tuner="random", max_trials=3, epochs=1, limit=40, val_split=0.25, data_dir=str(data),
+                    out=str(tmp_path / "s"),
                     space={"batch_size": (8, 16)}, verbose=0)
     interrupt = True
     with pytest.raises(KeyboardInterrupt):
@@ -241,7 +242,8 @@ def test_search_space_defaults_fixed_settings_and_equal_ends():
     with pytest.raises(ConfigError, match="cannot search epochs"):
         search_space({"epochs": (1, 3)}, bn)
 
-    space, _ = search_space({"label_smoothing": (0.0, 0.2), "sam_rho": (0.0, 0.1)}, resolve_config("best"), fixed={"lr"})
+    space, _ = search_space({"label_smoothing": (0.0, 0.2), "sam_rho": (0.0, 0.1)}, resolve_config("best"),
+                            fixed={"lr"})
     assert space["label_smoothing"] == FloatRange(0.0, 0.2) and space["sam_rho"] == FloatRange(0.0, 0.1)
     with pytest.raises(ConfigError, match=r"--sam-rho-range: sam rho must be >= 0"):
         search_space({"sam_rho": (-0.1, 0.1)}, bn)
