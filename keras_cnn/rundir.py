@@ -31,14 +31,15 @@ def retrain_run_dir(search_out: str) -> str:
     return os.path.join("runs", os.path.basename(os.path.abspath(search_out)))
 
 
-# What training a config into a run folder does: start it ("new": an absent or empty folder, or a run replaced with
-# --overwrite), go on with its unfinished epochs ("resumed"), or train a run of the same settings to more epochs
-# ("extended").
-RunState = Literal["new", "resumed", "extended"]
+# What a run folder holds for a config: nothing yet, or a run replaced with --overwrite ("new"); an unfinished run of
+# it ("resumed" by training); a run of its settings with fewer epochs ("extended" by training); or the finished run
+# itself ("finished": `train` refuses it, the lab and study loops skip it).
+RunState = Literal["new", "resumed", "extended", "finished"]
 
 
 def run_state(run_dir: str, config: TrainConfig, overwrite: bool = False) -> RunState:
-    """What training `config` into `run_dir` does, without touching the folder; RunDirError where it must not train.
+    """What `run_dir` holds for `config` (see RunState), without touching the folder; RunDirError where no run of
+    `config` may be trained there.
 
     A run asked for more epochs than it has (finished or not) is extended, where its schedule allows it
     (`is_longer`). A finished run, or one with other settings, is only replaced with `overwrite`; a folder that
@@ -54,12 +55,12 @@ def run_state(run_dir: str, config: TrainConfig, overwrite: bool = False) -> Run
         return "new"
     if is_longer(run_dir, config):
         return "extended"
+    changed = changed_settings(run_dir, config)
     if os.path.exists(os.path.join(run_dir, METRICS_FILE)):
-        raise RunDirError(
-            f"{run_dir} holds a finished run: pass --overwrite to train it again, --epochs more than its "
-            f"{stored_settings(run_dir).get('epochs')} to extend it, or --run-dir for a new one"
-        )
-    if changed := changed_settings(run_dir, config):
+        if changed:
+            raise _finished_run(run_dir)
+        return "finished"
+    if changed:
         raise RunDirError(
             f"{run_dir} holds an unfinished run with other settings ({'; '.join(changed)}): rerun with its settings "
             f"to resume it, or pass --overwrite or a new --run-dir"
@@ -68,12 +69,14 @@ def run_state(run_dir: str, config: TrainConfig, overwrite: bool = False) -> Run
 
 
 def prepare_run_dir(run_dir: str, config: TrainConfig, overwrite: bool = False) -> RunState:
-    """Make `run_dir` ready to train `config` as `run_state` says, and return that state.
+    """Make `run_dir` ready to train `config` as `run_state` says, and return that state; a finished run is refused.
 
     new: an empty folder (a run replaced with `overwrite` is deleted); extended: the run made one of
     `config.epochs`, unfinished (`extend`); resumed and extended: the leftovers of an interrupted write removed.
     """
     state = run_state(run_dir, config, overwrite)
+    if state == "finished":
+        raise _finished_run(run_dir)
     if state == "new":
         if overwrite and os.path.exists(os.path.join(run_dir, CONFIG_FILE)):
             shutil.rmtree(run_dir)
@@ -83,6 +86,13 @@ def prepare_run_dir(run_dir: str, config: TrainConfig, overwrite: bool = False) 
         extend(run_dir, config)
     remove_leftovers(run_dir)
     return state
+
+
+def _finished_run(run_dir: str) -> RunDirError:
+    return RunDirError(
+        f"{run_dir} holds a finished run: pass --overwrite to train it again, --epochs more than its "
+        f"{stored_settings(run_dir).get('epochs')} to extend it, or --run-dir for a new one"
+    )
 
 
 def is_longer(run_dir: str, config: TrainConfig) -> bool:

@@ -29,7 +29,7 @@ def contents(folder) -> dict:
 
 @pytest.mark.parametrize("case, expected", [
     ("absent", "new"), ("empty", "new"), ("unfinished", "resumed"), ("finished, more epochs", "extended"),
-    ("unfinished, more epochs", "extended"), ("finished, overwrite", "new"),
+    ("unfinished, more epochs", "extended"), ("finished, overwrite", "new"), ("finished", "finished"),
 ])
 def test_run_state_names_what_training_does_and_leaves_the_folder_alone(tmp_path, case, expected):
     run = tmp_path / "run"
@@ -41,6 +41,10 @@ def test_run_state_names_what_training_does_and_leaves_the_folder_alone(tmp_path
     before = contents(tmp_path)
     assert run_state(str(run), config, overwrite="overwrite" in case) == expected
     assert contents(tmp_path) == before
+    if expected == "finished":  # train refuses it; the lab and study loops skip it
+        with pytest.raises(RunDirError, match="holds a finished run: pass --overwrite"):
+            prepare_run_dir(str(run), config)
+        return
     # prepare_run_dir acts on the same answer.
     assert prepare_run_dir(str(run), config, overwrite="overwrite" in case) == expected
     assert os.path.isdir(run)
@@ -50,7 +54,7 @@ def test_run_state_names_what_training_does_and_leaves_the_folder_alone(tmp_path
 
 
 @pytest.mark.parametrize("case, message", [
-    ("finished", "holds a finished run: pass --overwrite"),
+    ("finished, other settings", "holds a finished run: pass --overwrite"),
     ("other settings", "holds an unfinished run with other settings (lr 0.01 -> 0.02)"),
     ("not a run", "is not empty and holds no run (no config.json)"),
     ("cosine, more epochs", "schedule depends on the number of epochs"),
@@ -68,7 +72,7 @@ def test_run_state_refuses_in_one_line(tmp_path, case, message):
         config = dataclasses.replace(config, epochs=5)
     else:
         write_run(run, config, finished=case.startswith("finished"), backup="without its state" not in case)
-        config = dataclasses.replace(config, lr=0.02) if case == "other settings" else config
+        config = dataclasses.replace(config, lr=0.02) if case.endswith("other settings") else config
         config = dataclasses.replace(config, epochs=5) if "more epochs" in case else config
     before = contents(tmp_path)
     with pytest.raises(RunDirError, match=re.escape(message)) as refused:
