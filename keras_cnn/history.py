@@ -82,8 +82,8 @@ def summarize(rows: list[dict], split: str = "test") -> dict:
     if start is not None:
         for key in (f"{split}_accuracy", f"{split}_loss", "train_eval_accuracy", "train_eval_loss"):
             metrics[f"initial_{key.replace('train_eval', 'train')}"] = start.get(key)
-    return {key: (None if isinstance(value, float) and not math.isfinite(value) else value) for key,
-            value in metrics.items()}
+    return {key: (None if isinstance(value, float) and not math.isfinite(value) else value)
+            for key, value in metrics.items()}
 
 
 def _parse_number(text: str) -> float | None:

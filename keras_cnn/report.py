@@ -138,8 +138,8 @@ def report_markdown(
         "s/epoch",
         "train images/s",
     ]
-    rows = [[label, settings, *_result_cells(run, chosen)] for label, run,
-            settings in zip(labels, runs, _settings_cells(runs))]
+    rows = [[label, settings, *_result_cells(run, chosen)]
+            for label, run, settings in zip(labels, runs, _settings_cells(runs))]
     notes = [(label, note) for label, run in zip(labels, runs) if (note := _note(run))]
 
     # A column with one value for every run is stated once, above the table (settings: in the shared list).

@@ -266,9 +266,8 @@ class _TrialLines:
         # A trial interrupted earlier runs again from its start: so do its TensorBoard logs.
         shutil.rmtree(os.path.join(self.directory, TENSORBOARD_FOLDER, trial.trial_id), ignore_errors=True)
         if self.worker:
-            values = ", ".join(f"{name}={setting(value, digits=4)}" for name,
-                               value in trial.hyperparameters.values.items()
-                               if not name.startswith("tuner/"))
+            values = ", ".join(f"{name}={setting(value, digits=4)}"
+                               for name, value in trial.hyperparameters.values.items() if not name.startswith("tuner/"))
             print(f"[{self.tuner_id}] trial {trial.trial_id}: {values}", flush=True)
 
     def on_trial_end(self, trial):

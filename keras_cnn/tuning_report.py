@@ -196,8 +196,8 @@ def summary(out: str, rows: list[dict], record: dict, splits, best: dict | None,
     ]
     columns = ["trial", *names, *(["continued_from"] if rows and "continued_from" in rows[0] else []),
                SCORE, "best_epoch", "epochs_run", "seconds"]
-    top = [[rank, *(_cell(row.get(column)) for column in columns)] for rank,
-           row in enumerate(completed[:TOP_TRIALS], 1)]
+    top = [[rank, *(_cell(row.get(column)) for column in columns)]
+           for rank, row in enumerate(completed[:TOP_TRIALS], 1)]
     lines.append(markdown_table(["rank", *columns], top))
     if failed:
         listed = ", ".join(f"{row['trial']} ({row['status']})" for row in failed)

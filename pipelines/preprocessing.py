@@ -284,8 +284,8 @@ def mix_batch(images, labels, augment: tuple[str, ...], mixup_alpha: float, cutm
     partner = keras.random.shuffle(ops.arange(batch), seed=seed_generator)
     other_images, other_labels = ops.take(images, partner, axis=0), ops.take(labels, partner, axis=0)
     methods = [name for name in ("mixup", "cutmix") if name in augment]
-    use_cutmix = keras.random.uniform((), seed=seed_generator) < (0.5 if len(methods) == 2
-                                                                  else float(methods == ["cutmix"]))
+    cutmix_share = 0.5 if len(methods) == 2 else float(methods == ["cutmix"])
+    use_cutmix = keras.random.uniform((), seed=seed_generator) < cutmix_share
 
     def mixup():
         weight = keras.random.beta((), mixup_alpha, mixup_alpha, seed=seed_generator)

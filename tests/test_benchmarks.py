@@ -52,8 +52,8 @@ def test_the_pytorch_control_writes_a_run_record_per_epoch(tmp_path, cifar_like_
     rows = read_history(str(run_dir / "history.csv"))
     assert [row["epoch"] for row in rows] == [1, 2]
     # The Keras bn recipe's per-epoch rate.
-    assert [row["learning_rate"]
-            for row in rows] == pytest.approx([per_epoch_rate(resolve_config("bn"))(e) for e in (0, 1)])
+    rate = per_epoch_rate(resolve_config("bn"))
+    assert [row["learning_rate"] for row in rows] == pytest.approx([rate(0), rate(1)])
     # Each epoch's test accuracy is a count of the 40 test images, as the printed line says.
     printed = [float(line.split("test accuracy ")[1].split(",")[0]) for line in result.stdout.splitlines()
                if line.startswith("epoch ")]
@@ -62,5 +62,5 @@ def test_the_pytorch_control_writes_a_run_record_per_epoch(tmp_path, cifar_like_
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["final_test_accuracy"] == rows[-1]["test_accuracy"] and metrics["default_checkpoint"] == "last"
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["config"]["framework"].startswith("torch") and config["data"] == {"train_images": 80,
-                                                                                    "test_images": 40}
+    assert config["config"]["framework"].startswith("torch")
+    assert config["data"] == {"train_images": 80, "test_images": 40}

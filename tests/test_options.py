@@ -359,8 +359,8 @@ def test_zca_run_end_to_end_whitens_with_the_training_split_statistics(cifar_lik
     saved = keras.saving.load_model(Path(run_dir) / "last.keras")
     (whitening,) = [layer for layer in saved.layers if isinstance(layer, ZCAWhitening)]
     # The checkpoint whitens with the training split's mean and matrix, not the test split's.
-    assert np.allclose(whitening.mean.numpy(), mean, atol=1e-5) and np.allclose(whitening.matrix.numpy(),
-                                                                                matrix, atol=1e-4)
+    assert np.allclose(whitening.mean.numpy(), mean, atol=1e-5)
+    assert np.allclose(whitening.matrix.numpy(), matrix, atol=1e-4)
     _, test_matrix = zca_whitening(splits.test.images, config.zca_epsilon, normalization_stats(config, splits))
     assert not np.allclose(test_matrix, matrix, atol=1e-2)
 

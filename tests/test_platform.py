@@ -42,8 +42,8 @@ def test_mixed_precision_model_trains_and_reloads(cifar_like_folder, tmp_path):
 
 
 def test_jit_setting_and_replica_scaling():
-    assert [jit_setting(resolve_config("bn", jit_compile=mode)) for mode in ("auto", "on", "off")] == ["auto",
-                                                                                                       True, False]
+    settings = [jit_setting(resolve_config("bn", jit_compile=mode)) for mode in ("auto", "on", "off")]
+    assert settings == ["auto", True, False]
     scaled = scaled_for_replicas(resolve_config("bn", batch_size=64, lr=0.01), 4)
     assert (scaled.batch_size, scaled.lr) == (256, 0.04)
     assert scaled_for_replicas(resolve_config("bn"), 1) == resolve_config("bn")

@@ -87,8 +87,8 @@ def test_a_checkpoint_loads_in_a_fresh_process_after_import_keras_cnn(checkpoint
     script = imports + LOAD_AND_COMPARE.format(folder=str(checkpoints))
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert [line.split()[:2] for line in result.stdout.splitlines()] == [["all", "LabSequential"],
-                                                                         ["old", "LabSequential"]]
+    loaded = [line.split()[:2] for line in result.stdout.splitlines()]
+    assert loaded == [["all", "LabSequential"], ["old", "LabSequential"]]
 
 
 def test_import_keras_cnn_stays_free_of_tensorflow():

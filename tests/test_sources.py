@@ -67,8 +67,8 @@ def test_test_only_loads_the_same_test_split_and_no_training_images(tmp_path, mo
                         or real_decode(paths, shape))
     test_only = load_splits("cifar10", CIFAR, data_dir=str(root), limit=8, seed=3, val_split=0.25, test_only=True)
     assert len(test_only.train) == 0 and test_only.val is None
-    assert np.array_equal(test_only.test.images, full.test.images) and np.array_equal(test_only.test.labels,
-                                                                                      full.test.labels)
+    assert np.array_equal(test_only.test.images, full.test.images)
+    assert np.array_equal(test_only.test.labels, full.test.labels)
     assert decoded == [8]  # the 8 test images: the training files were not decoded
 
 

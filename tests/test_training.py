@@ -320,9 +320,8 @@ def test_tensorboard_logs_every_epoch_and_histograms_only_when_asked(cifar_like_
     _, run_dir = train("bn", run_dir=str(tmp_path / "r"), tensorboard_histograms=True, **settings)
     train_logs = tensorboard_scalars(Path(run_dir) / "tensorboard" / "train")
     assert [step for step, _ in train_logs["epoch_loss"]] == [0, 1]
-    assert [value for _,
-            value in train_logs["epoch_loss"]] == pytest.approx([float(row["loss"]) for row in history_of(run_dir)],
-                                                                            rel=1e-5)
+    logged = [value for _, value in train_logs["epoch_loss"]]
+    assert logged == pytest.approx([float(row["loss"]) for row in history_of(run_dir)], rel=1e-5)
     histograms = list((Path(run_dir) / "tensorboard" / "train").glob("events.*"))
     assert histograms and b"conv1/kernel/histogram" in histograms[0].read_bytes()
     _, quiet_dir = train("bn", run_dir=str(tmp_path / "q"), tensorboard=False, **settings)

@@ -71,8 +71,8 @@ def variants_table() -> str:
     """The settings each variant changes, one line per variant."""
     lines = ["variants (each CIFAR-10 variant adds to the one before):"]
     for name, changes in variant_changes().items():
-        lines.append(f"  {name:<9} " + ", ".join(f"{key}={setting(value, exact=True)}" for key,
-                                                 value in changes.items()))
+        settings = ", ".join(f"{key}={setting(value, exact=True)}" for key, value in changes.items())
+        lines.append(f"  {name:<9} {settings}")
     return "\n".join(lines)
 
 
