@@ -11,9 +11,8 @@ The commands live in keras_cnn/commands/, one module each; this file is their en
 import sys
 
 from keras_cnn.commands import build_parser, main
-from keras_cnn.commands.flags import MOST_USED, SETTING_GROUPS, config_from_args
 
-__all__ = ["MOST_USED", "SETTING_GROUPS", "build_parser", "config_from_args", "console_main", "main"]
+__all__ = ["build_parser", "console_main", "main"]
 
 
 def console_main() -> int:

@@ -35,7 +35,8 @@ def pool_before_relu(model: keras.Sequential, config) -> keras.Sequential:
     swapped = keras.Sequential([keras.Input((32, 32, 3), dtype="uint8"),
                                 *(type(layer).from_config(layer.get_config()) for layer in layers)])
     loss, metrics = loss_and_metrics(config, 10)
-    swapped.compile(optimizer=make_optimizer(config, steps_per_epoch=391), loss=loss, metrics=metrics, jit_compile=False)
+    swapped.compile(optimizer=make_optimizer(config, steps_per_epoch=391), loss=loss, metrics=metrics,
+                    jit_compile=False)
     return swapped
 
 

@@ -55,7 +55,8 @@ class StepSpans(keras.callbacks.Callback):
 def synthetic_batches(batch_size: int, shape: tuple[int, ...] = (32, 32, 3)) -> tf.data.Dataset:
     """One seeded uint8 batch with labels, repeated: the training step alone, without an input pipeline."""
     rng = np.random.default_rng(0)
-    batch = (rng.integers(0, 256, (batch_size, *shape), dtype=np.uint8), rng.integers(0, 10, batch_size).astype(np.int32))
+    batch = (rng.integers(0, 256, (batch_size, *shape), dtype=np.uint8),
+             rng.integers(0, 10, batch_size).astype(np.int32))
     return tf.data.Dataset.from_tensors(batch).repeat()
 
 
@@ -79,13 +80,15 @@ def main() -> None:
                             mixed_precision=args.mixed_precision, jit_compile=args.jit_compile)
     shape = DATASET_SHAPES[config.dataset]
     modes = args.modes.split(",")
-    splits = load_splits(config.dataset, shape, data_dir=config.data_dir, seed=config.seed) if "pipeline" in modes else None
+    splits = load_splits(config.dataset, shape, data_dir=config.data_dir,
+                         seed=config.seed) if "pipeline" in modes else None
     stats = channel_stats(splits.train.images) if splits is not None and config.normalization == "train" else None
     model = compiled_model(config, stats, num_classes=10, train_size=50_000)
     setting = (f"{compute_dtype(config)}, jit_compile={model.jit_compile}, "
                f"threads inter {args.inter_op_threads} intra {args.intra_op_threads}")
     print(f"{args.variant}: batch {args.batch_size}, {args.steps} steps x {args.repeats} repeats, {setting}, "
-          f"TF {tf.__version__}, Keras {keras.__version__}, TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS')}, "
+          f"TF {tf.__version__}, Keras {keras.__version__}, "
+          f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS')}, "
           f"{os.cpu_count()} CPUs, devices {[d.name for d in tf.config.list_logical_devices()]}")
 
     results = {}
@@ -97,7 +100,8 @@ def main() -> None:
         # One fit, one iterator: the warm-up epoch pays for tracing and for filling the shuffle
         # buffer, which a real run pays once per epoch of 390 steps, not once per timed repeat.
         spans = StepSpans()
-        model.fit(dataset, steps_per_epoch=args.steps, epochs=1 + args.repeats, shuffle=False, verbose=0, callbacks=[spans])
+        model.fit(dataset, steps_per_epoch=args.steps, epochs=1 + args.repeats, shuffle=False, verbose=0,
+                  callbacks=[spans])
         rates = [args.steps * args.batch_size / seconds for seconds in spans.seconds[1:]]
         for repeat, rate in enumerate(rates):
             print(f"  {mode:<9} repeat {repeat + 1}: {rate:7.1f} images/s")
@@ -106,7 +110,8 @@ def main() -> None:
     peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     for mode, rate in results.items():
         epoch = 50_000 / rate
-        print(f"{mode:<9} median {rate:7.1f} images/s  ({epoch:5.1f} s per 50k-image epoch of training steps)  [{setting}]")
+        print(f"{mode:<9} median {rate:7.1f} images/s  ({epoch:5.1f} s per 50k-image epoch of training steps)  "
+              f"[{setting}]")
     if len(results) == 2:
         print(f"pipeline / synthetic = {results['pipeline'] / results['synthetic']:.3f}")
     print(f"peak RSS {peak_rss_mib:.0f} MiB")

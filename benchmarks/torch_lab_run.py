@@ -49,7 +49,8 @@ def main() -> None:
     torch.manual_seed(args.seed)
     splits = load_splits("cifar10", (32, 32, 3), data_dir=args.data_dir)
     train_images, test_images = torch.from_numpy(splits.train.images), torch.from_numpy(splits.test.images)
-    train_labels, test_labels = torch.from_numpy(splits.train.labels).long(), torch.from_numpy(splits.test.labels).long()
+    train_labels = torch.from_numpy(splits.train.labels).long()
+    test_labels = torch.from_numpy(splits.test.labels).long()
     mean, std = channel_stats(train_images)
 
     model = lab_bn_network().to(memory_format=torch.channels_last)  # PyTorch's faster format on this CPU

@@ -19,7 +19,7 @@ from keras import layers
 
 from keras_cnn.config import TrainConfig, resolve_config
 from keras_cnn.errors import ConfigError
-from keras_cnn.formatting import decimal, pair
+from keras_cnn.formatting import decimal, markdown_table, pair
 from keras_cnn.fullyconv import fully_convolutional
 from keras_cnn.models import build_model
 from pipelines.preprocessing import ColorJitter, Cutout, RandomCrop, ZCAWhitening
@@ -314,8 +314,7 @@ def _describe_elementwise(layer: layers.Layer) -> str:
 def _table(headers: list[str], rows: list[list[str]], markdown: bool) -> str:
     left = [header in TEXT_COLUMNS for header in headers]  # figures are right-aligned
     if markdown:
-        rule = ["---" if is_left else "---:" for is_left in left]
-        return "\n".join("| " + " | ".join(cells) + " |" for cells in [headers, rule, *rows])
+        return markdown_table(headers, rows, right=[index for index, is_left in enumerate(left) if not is_left])
     widths = [max(len(cells[i]) for cells in [headers, *rows]) for i in range(len(headers))]
     return "\n".join(
         "  ".join(

@@ -221,7 +221,8 @@ class TrainingState(keras.callbacks.Callback):
                 shutil.rmtree(os.path.join(self.folder, old), ignore_errors=True)
 
     def _saved(self) -> str | None:
-        names = sorted(name for name in os.listdir(self.folder) if name.startswith("epoch-")) if os.path.isdir(self.folder) else []
+        names = sorted(name for name in os.listdir(self.folder)
+                       if name.startswith("epoch-")) if os.path.isdir(self.folder) else []
         return os.path.join(self.folder, names[-1]) if names else None
 
 

@@ -67,13 +67,17 @@ class TrainConfig:
         "none", "none: pixels in [0,1]; train: per-channel mean/std of the training split; pixel: the training split's "
         "mean image and per-pixel std; lab: the lab's constants"
     )
-    whitening: str = _setting("none", "none, or zca: ZCA whitening computed from the training split (after normalization)")
+    whitening: str = _setting("none",
+                              "none, or zca: ZCA whitening computed from the training split (after normalization)")
     zca_epsilon: float = _setting(0.1, "ZCA regularizer, relative to the mean eigenvalue (the average pixel variance)")
     augment: tuple[str, ...] = _setting(
         (), f"training-time augmentations, comma-separated, from: {', '.join(AUGMENTATIONS)} (or none)"
     )
-    crop_padding: int = _setting(4, "pad-crop32: pixels of padding on each side before the random crop (the most an image moves)")
-    crop_padding_mode: str = _setting("zeros", "pad-crop32: pad with zeros (the mean colour) or reflect the border pixels")
+    crop_padding: int = _setting(
+        4, "pad-crop32: pixels of padding on each side before the random crop (the most an image moves)"
+    )
+    crop_padding_mode: str = _setting("zeros",
+                                      "pad-crop32: pad with zeros (the mean colour) or reflect the border pixels")
     cutout_size: int = _setting(16, "side of the square that cutout zeroes, in pixels")
     mixup_alpha: float = _setting(0.2, "mixup: mixing weights drawn from Beta(alpha, alpha)")
     cutmix_alpha: float = _setting(1.0, "cutmix: pasted area share drawn from Beta(alpha, alpha)")
@@ -175,7 +179,8 @@ VARIANTS["best"] = VARIANTS["bn"] | dict(
 
 
 # The settings that define the two starting points, shown in full in tables.
-KEY_SETTINGS = ("dataset", "arch", "normalization", "augment", "dropout", "batch_norm", "epochs", "batch_size", "lr", "momentum", "lr_decay")
+KEY_SETTINGS = ("dataset", "arch", "normalization", "augment", "dropout", "batch_norm", "epochs", "batch_size", "lr",
+                "momentum", "lr_decay")
 
 
 def variant_changes() -> dict[str, dict]:
@@ -186,7 +191,8 @@ def variant_changes() -> dict[str, dict]:
         if name in ("lenet5", "baseline"):
             changes[name] = {key: settings[key] for key in KEY_SETTINGS}
         else:
-            changes[name] = {key: value for key, value in settings.items() if key != "variant" and value != previous[key]}
+            changes[name] = {key: value for key, value in settings.items() if key != "variant"
+                             and value != previous[key]}
         previous = settings
     return changes
 
@@ -252,7 +258,8 @@ def _check(config: TrainConfig) -> None:
         if not ok:
             raise ConfigError(message)
 
-    require(config.dataset in DATASET_SHAPES, f"dataset '{config.dataset}' is unknown: use {' or '.join(DATASET_SHAPES)}")
+    require(config.dataset in DATASET_SHAPES,
+            f"dataset '{config.dataset}' is unknown: use {' or '.join(DATASET_SHAPES)}")
     require(config.arch in ARCHITECTURES, f"arch '{config.arch}' is unknown: use {' or '.join(ARCHITECTURES)}")
     require(
         config.normalization in NORMALIZATIONS,
@@ -292,7 +299,8 @@ def _check(config: TrainConfig) -> None:
     require(0 <= config.label_smoothing < 1, f"label smoothing must be in [0, 1), got {config.label_smoothing}")
     require(math.isfinite(config.sam_rho) and config.sam_rho >= 0, f"sam rho must be >= 0, got {config.sam_rho}")
     require(config.lr_step_epochs >= 1, f"lr step epochs must be at least 1, got {config.lr_step_epochs}")
-    require(config.warmup_epochs is None or 0 <= config.warmup_epochs < config.epochs or config.schedule != "warmup-cosine",
+    require(config.warmup_epochs is None or 0 <= config.warmup_epochs < config.epochs
+            or config.schedule != "warmup-cosine",
             f"warmup epochs must be in [0, epochs - 1] (epochs {config.epochs}), got {config.warmup_epochs}")
     require(not config.nesterov or (config.optimizer == "sgd" and config.momentum > 0),
             "nesterov needs the sgd optimizer with --momentum > 0")

@@ -1,4 +1,5 @@
-"""A quiet console: TensorFlow's own logs stay off it unless asked for, so the project's lines and Keras' progress stand out.
+"""A quiet console: TensorFlow's own logs stay off it unless asked for, so that the project's lines and Keras'
+progress stand out.
 
 TensorFlow's C++ start-up lines (the oneDNN notice, CUDA probing on a machine without a GPU,
 absl's "log messages before absl::InitializeLog()") are written to the process's stderr before
@@ -42,3 +43,11 @@ def import_tensorflow_quietly() -> None:
     """Import TensorFlow (and so Keras) without its start-up lines on a quiet console."""
     with quiet_native_logs():
         import tensorflow  # noqa: F401
+
+
+def keras_verbosity(verbose: int | str, off_terminal: int = 2) -> int:
+    """Keras' `verbose` for ours: "auto" is a progress bar (1) on a terminal and `off_terminal` elsewhere
+    (2, one line per epoch; 0 where a single long epoch would print one line at its end), else `verbose` itself."""
+    if verbose != "auto":
+        return verbose
+    return 1 if sys.stdout.isatty() else off_terminal

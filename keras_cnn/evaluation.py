@@ -15,7 +15,8 @@ from keras_cnn.runfolder import read_trained_run
 from keras_cnn.training import load_data
 
 
-def evaluate_run(run_dir: str, checkpoint: str = DEFAULT_CHECKPOINT, tta: str | None = None, data_dir: str | None = None) -> dict:
+def evaluate_run(run_dir: str, checkpoint: str = DEFAULT_CHECKPOINT, tta: str | None = None,
+                 data_dir: str | None = None) -> dict:
     """Accuracy and cross-entropy (without label smoothing) of `run_dir`'s last.keras (or best.keras) on its test split.
 
     tta: none, flip or flip-translate (default: the run's own); data_dir: read the test split from
@@ -30,13 +31,18 @@ def evaluate_run(run_dir: str, checkpoint: str = DEFAULT_CHECKPOINT, tta: str | 
     splits = load_data(config, test_only=True)
     test = splits.test
     probabilities = model.predict(test.images, batch_size=config.batch_size, verbose=0)
-    chosen = probabilities[np.arange(len(test.labels)), test.labels]
     return {
         "run_dir": run_dir,
         "checkpoint": checkpoint,
         "tta": config.tta,
         "test_images": len(test.labels),
         "test_accuracy": float(np.mean(probabilities.argmax(axis=1) == test.labels)),
-        "test_cross_entropy": float(-np.mean(np.log(np.maximum(chosen, 1e-12)))),
+        "test_cross_entropy": float(np.mean(cross_entropy(test.labels, probabilities))),
         "notes": list(splits.notes),
     }
+
+
+def cross_entropy(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """Per image: -log p(true class), without label smoothing (`evaluate` reports its mean, `inspect` its largest)."""
+    chosen = probabilities[np.arange(len(labels)), labels].astype(np.float64)
+    return -np.log(np.maximum(chosen, 1e-12))

@@ -58,7 +58,8 @@ def export_run(
     overwrite: bool = False,
     verbose: bool = True,
 ) -> dict:
-    """Export `run_dir`'s last.keras (or best.keras, where a validation split chose one) to `to` (default saved_models/<run name>); returns model_info.json.
+    """Export `run_dir`'s last.keras (or best.keras, where a validation split chose one) to `to` (default
+    saved_models/<run name>); returns model_info.json.
 
     The export is written into a temporary folder beside `to`, checked against `model.predict`,
     then moved into place: a failed export leaves nothing behind, and an existing export is
@@ -188,6 +189,12 @@ def read_export_info(export_dir: str) -> dict:
 
 
 def load_checkpoint(path: str) -> keras.Model:
+    """The model of a .keras checkpoint, uncompiled; a missing, unreadable or damaged file is one ExportError line."""
+    if not os.path.isfile(path):
+        raise ExportError(f"cannot load {path}: there is no such file")
+    # Keras says "File not found" of a file that is there but is no zip archive (truncated, or not a .keras file).
+    if not zipfile.is_zipfile(path):
+        raise ExportError(f"cannot load {path}: the file is unreadable (truncated, or not a .keras file)")
     try:
         return keras.saving.load_model(path, compile=False)
     except (OSError, ValueError, zipfile.BadZipFile) as error:
@@ -203,7 +210,8 @@ def _check_target(to: str, overwrite: bool) -> None:
     if not os.path.exists(os.path.join(to, "saved_model.pb")):
         raise ExportError(f"{to} is not empty and holds no SavedModel: choose another --to")
     if not overwrite:
-        raise ExportError(f"{to} already holds an exported model: pass --overwrite to replace it, or --to another folder")
+        raise ExportError(f"{to} already holds an exported model: pass --overwrite to replace it, or --to another "
+                          "folder")
 
 
 def _move_into_place(tmp_dir: str, to: str) -> None:

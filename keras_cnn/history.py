@@ -15,7 +15,7 @@ import os
 import statistics
 
 from keras_cnn.files import write_text
-from keras_cnn.formatting import finite
+from keras_cnn.formatting import difference, finite
 
 # The checkpoint that commands read by default, and the run's headline: the last epoch's. best.keras
 # exists only when a validation split chose it (callbacks.Checkpoints).
@@ -57,7 +57,7 @@ def summarize(rows: list[dict], split: str = "test") -> dict:
     metrics = {
         f"final_{split}_accuracy": last.get(f"{split}_accuracy"),
         "final_train_accuracy": last.get("accuracy"),
-        f"train_{split}_gap": _difference(last.get("accuracy"), last.get(f"{split}_accuracy")),
+        f"train_{split}_gap": difference(last.get("accuracy"), last.get(f"{split}_accuracy")),
         f"final_{split}_loss": last.get(f"{split}_loss"),
         # Where the loss turns: the lab's overfitting signal. It describes the curve and chooses nothing.
         f"min_{split}_loss": lowest_loss and lowest_loss[f"{split}_loss"],
@@ -82,12 +82,9 @@ def summarize(rows: list[dict], split: str = "test") -> dict:
     if start is not None:
         for key in (f"{split}_accuracy", f"{split}_loss", "train_eval_accuracy", "train_eval_loss"):
             metrics[f"initial_{key.replace('train_eval', 'train')}"] = start.get(key)
-    return {key: (None if isinstance(value, float) and not math.isfinite(value) else value) for key, value in metrics.items()}
+    return {key: (None if isinstance(value, float) and not math.isfinite(value) else value)
+            for key, value in metrics.items()}
 
 
 def _parse_number(text: str) -> float | None:
     return float(text) if text not in ("", None) else None
-
-
-def _difference(a: float | None, b: float | None) -> float | None:
-    return a - b if finite(a) and finite(b) else None

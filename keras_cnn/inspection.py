@@ -19,13 +19,12 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-import keras_cnn.models  # noqa: F401  (registers the custom layers and models that load_model needs)
-import keras_cnn.optimization  # noqa: F401  (registers OneCycle, in a checkpoint's optimizer)
 from keras_cnn.config import DATASET_SHAPES, TrainConfig
 from keras_cnn.errors import ConfigError
+from keras_cnn.evaluation import cross_entropy
 from keras_cnn.export import load_checkpoint
 from keras_cnn.files import write_json, write_text
-from keras_cnn.formatting import percent
+from keras_cnn.formatting import markdown_table, percent
 from keras_cnn.history import DEFAULT_CHECKPOINT
 from keras_cnn.locks import folder_lock
 from keras_cnn.models import MIXING, preprocessing_layers
@@ -90,12 +89,6 @@ def most_confused(matrix: np.ndarray, class_names: list[str], count: int = 5) ->
         for t, p in pairs
         if mistakes[t, p] > 0
     ]
-
-
-def cross_entropy(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-    """Per image: -log p(true class), without label smoothing (as `evaluate` reports it)."""
-    chosen = probabilities[np.arange(len(labels)), labels].astype(np.float64)
-    return -np.log(np.maximum(chosen, 1e-12))
 
 
 def top_losses(labels: np.ndarray, probabilities: np.ndarray, count: int, class_index: int | None = None) -> np.ndarray:
@@ -468,10 +461,9 @@ def report_markdown(summary: dict, scores: list[ClassScores], pairs: list, files
         "",
         "## Per class",
         "",
-        "| class | test images | accuracy (= recall) | precision | predicted as it |",
-        "|---|---:|---:|---:|---:|",
-        *[f"| {s.name} | {s.images:,} | {percent(s.accuracy)} | {percent(s.precision)} | {s.predicted:,} |"
-          for s in scores],
+        markdown_table(["class", "test images", "accuracy (= recall)", "precision", "predicted as it"],
+                       [[s.name, f"{s.images:,}", percent(s.accuracy), percent(s.precision), f"{s.predicted:,}"]
+                        for s in scores], right=range(1, 5)),
         "",
         "*accuracy*: share of the class's test images predicted as it; *precision*: share of the images predicted as "
         "the class that are of it.",

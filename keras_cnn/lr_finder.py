@@ -14,7 +14,6 @@ Nothing is restored and no run folder is written: the results go to runs/lr-find
 import dataclasses
 import math
 import os
-import sys
 import time
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ import keras
 import numpy as np
 
 from keras_cnn.config import TrainConfig
+from keras_cnn.console import keras_verbosity
 from keras_cnn.errors import ConfigError, RunDirError
 from keras_cnn.files import write_json, write_text
 from keras_cnn.optimization import uses_soft_labels
@@ -130,7 +130,7 @@ def lr_find(
     batches = train_dataset(splits.train, config.batch_size, config.seed, one_hot, epochs=passes)
     test = LearningRateRangeTest(start_lr, end_lr, steps)
     # shuffle=False: the pipeline shuffles (Keras warns that it ignores shuffle for a tf.data.Dataset).
-    verbose = (1 if sys.stdout.isatty() else 0) if verbose == "auto" else verbose
+    verbose = keras_verbosity(verbose, off_terminal=0)  # one epoch of --steps steps: no line until its end
     model.fit(batches, epochs=1, steps_per_epoch=steps, callbacks=[test], shuffle=False, verbose=verbose)
     rates = [float(rate) for rate in test.rates[: len(test.losses)]]
     result = RangeTestResult(rates, test.losses, test.smoothed, test.stopped, suggest(rates, test.smoothed),

@@ -48,10 +48,12 @@ def build_model(
     stack = [
         keras.Input((height, width, channels), dtype="uint8", name="pixels"),
         *preprocessing_layers(config, norm_stats, zca),
-        *(lenet5(num_classes, compute_dtype(config), config.init) if config.arch == "lenet5" else cifar_cnn(config, num_classes)),
+        *(lenet5(num_classes, compute_dtype(config), config.init) if config.arch == "lenet5"
+          else cifar_cnn(config, num_classes)),
     ]
     if any(name in config.augment for name in MIXING) or config.tta != "none" or config.sam_rho:
-        return LabSequential(stack, augment=config.augment, mixup_alpha=config.mixup_alpha, cutmix_alpha=config.cutmix_alpha,
+        return LabSequential(stack, augment=config.augment, mixup_alpha=config.mixup_alpha,
+                             cutmix_alpha=config.cutmix_alpha,
                              mix_seed=config.seed, tta=config.tta, sam_rho=config.sam_rho, name=config.variant)
     return keras.Sequential(stack, name=config.variant)
 
@@ -66,7 +68,8 @@ def compute_dtype(config: TrainConfig) -> str:
 
 
 def preprocessing_layers(
-    config: TrainConfig, norm_stats: ChannelStats | PixelStats | None = None, zca: tuple[np.ndarray, np.ndarray] | None = None
+    config: TrainConfig, norm_stats: ChannelStats | PixelStats | None = None,
+    zca: tuple[np.ndarray, np.ndarray] | None = None
 ) -> list[layers.Layer]:
     """Scaling to [0, 1], colour jitter, normalization, whitening, crop, flip, cutout: in that order, in float32.
 
@@ -159,7 +162,8 @@ def cifar_cnn(config: TrainConfig, num_classes: int = 10) -> list[layers.Layer]:
 def lenet5(num_classes: int = 10, dtype: str = "float32", init: str = "torch") -> list[layers.Layer]:
     """The lab's starting code: conv 6@5x5 pad 2 + tanh, pool, conv 16@5x5 + tanh, pool, fc 120, 84, 10."""
     return [
-        layers.Conv2D(6, 5, padding="same", activation="tanh", dtype=dtype, name="conv1", **initial_weights(init, 5 * 5 * 1)),
+        layers.Conv2D(6, 5, padding="same", activation="tanh", dtype=dtype, name="conv1",
+                      **initial_weights(init, 5 * 5 * 1)),
         layers.MaxPooling2D(2, dtype=dtype, name="pool1"),
         layers.Conv2D(16, 5, activation="tanh", dtype=dtype, name="conv2", **initial_weights(init, 5 * 5 * 6)),
         layers.MaxPooling2D(2, dtype=dtype, name="pool2"),
@@ -189,7 +193,8 @@ class LabSequential(keras.Sequential):
     def __init__(self, *args, augment=(), mixup_alpha=0.2, cutmix_alpha=1.0, mix_seed=None, tta="none", sam_rho=0.0,
                  **kwargs):
         super().__init__(*args, **kwargs)
-        self.augment, self.mixup_alpha, self.cutmix_alpha, self.mix_seed = tuple(augment), mixup_alpha, cutmix_alpha, mix_seed
+        self.augment, self.mix_seed = tuple(augment), mix_seed
+        self.mixup_alpha, self.cutmix_alpha = mixup_alpha, cutmix_alpha
         self.tta, self.sam_rho = tta, sam_rho
         self.mix_seed_generator = keras.random.SeedGenerator(mix_seed)
 
@@ -205,7 +210,8 @@ class LabSequential(keras.Sequential):
     def train_step(self, data):
         images, labels, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if any(name in self.augment for name in MIXING):
-            images, labels = mix_batch(images, labels, self.augment, self.mixup_alpha, self.cutmix_alpha, self.mix_seed_generator)
+            images, labels = mix_batch(images, labels, self.augment, self.mixup_alpha, self.cutmix_alpha,
+                                       self.mix_seed_generator)
         if self.sam_rho:
             return self.sharpness_aware_step(images, labels, sample_weight)
         return super().train_step((images, labels, sample_weight))
@@ -227,7 +233,8 @@ class LabSequential(keras.Sequential):
         state_before = [tf.identity(variable.value) for variable in self.non_trainable_variables]
         with tf.GradientTape() as tape:
             predictions = self(images, training=True)
-            loss = self._compute_loss(x=images, y=labels, y_pred=predictions, sample_weight=sample_weight, training=True)
+            loss = self._compute_loss(x=images, y=labels, y_pred=predictions, sample_weight=sample_weight,
+                                      training=True)
             # As Keras' step: the tracked loss undoes compute_loss's division by the replica count.
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
             self._loss_tracker.update_state(loss * replicas, sample_weight=tf.shape(images)[0])
@@ -243,7 +250,8 @@ class LabSequential(keras.Sequential):
             tape.watch(moved)
             moved_predictions, _ = self.stateless_call(moved, state_before, images, training=True)
             moved_loss = self.optimizer.scale_loss(
-                self._compute_loss(x=images, y=labels, y_pred=moved_predictions, sample_weight=sample_weight, training=True)
+                self._compute_loss(x=images, y=labels, y_pred=moved_predictions, sample_weight=sample_weight,
+                                   training=True)
             )
         self.optimizer.apply_gradients(zip(tape.gradient(moved_loss, moved), weights))
         return self.compute_metrics(images, labels, predictions, sample_weight=sample_weight)

@@ -33,7 +33,8 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizer
     return optimizer
 
 
-def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule | None:
+def learning_rate_schedule(config: TrainConfig,
+                           steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule | None:
     """The per-step schedule of cosine, warmup-cosine and onecycle; None for the per-epoch ones."""
     total = config.epochs * steps_per_epoch
     if config.schedule == "cosine":

@@ -1,6 +1,6 @@
 """Devices and distribution: the tf.distribute strategy of a run and how settings scale with replicas.
 
-CPU defaults are set in `keras_cnn/__init__.py` before TensorFlow is imported (oneDNN on);
+CPU defaults are set in `pipelines/environment.py` before TensorFlow is imported (oneDNN on);
 XLA follows Keras' "auto" (on with a GPU, off on CPU, where it measured slower); mixed precision
 is chosen per device in `models.compute_dtype`. See BENCHMARKS.md for the measurements.
 """

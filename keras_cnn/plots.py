@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from keras_cnn.files import atomic_write  # noqa: E402
+from keras_cnn.formatting import split_name  # noqa: E402
 
 
 def plot_curves(rows: list[dict], path: str, title: str) -> None:
@@ -17,12 +18,13 @@ def plot_curves(rows: list[dict], path: str, title: str) -> None:
     epochs = [row["epoch"] for row in rows]
     evaluated = "val" if "val_loss" in rows[0] else "test"
     figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for axes, metric, label in ((loss_axes, "loss", "loss (cross-entropy)"), (accuracy_axes, "accuracy", "accuracy (%)")):
+    for axes, metric, label in ((loss_axes, "loss", "loss (cross-entropy)"),
+                                (accuracy_axes, "accuracy", "accuracy (%)")):
         scale = 100 if metric == "accuracy" else 1
         for column, name, style in (
             (metric, "train (running average, training mode)", "C0-"),
             (f"train_eval_{metric}", "train (end of epoch, inference mode)", "C0:"),
-            (f"{evaluated}_{metric}", {"val": "validation", "test": "test"}[evaluated], "C1-"),
+            (f"{evaluated}_{metric}", split_name(evaluated), "C1-"),
         ):
             values = [row.get(column) for row in rows]
             if any(value is not None for value in values):

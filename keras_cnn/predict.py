@@ -25,8 +25,8 @@ BATCH_SIZE = 256
 def predict(model_dir: str, paths: list[str], top_k: int = 3) -> list[dict]:
     """One result per image file: {"file", "predictions": [{"class", "index", "probability"}], "resized_from"}.
 
-    Folders are searched (recursively) for image files (Keras' extensions: IMAGE_EXTENSIONS). A path that cannot be predicted gets
-    {"file", "error"} instead, and the others are still predicted.
+    Folders are searched (recursively) for image files (Keras' extensions: IMAGE_EXTENSIONS). A path that cannot be
+    predicted gets {"file", "error"} instead, and the others are still predicted.
     """
     if top_k < 1:
         raise ConfigError(f"--top-k must be at least 1, got {top_k}")
@@ -46,7 +46,8 @@ def predict(model_dir: str, paths: list[str], top_k: int = 3) -> list[dict]:
             results.append({"file": path, "error": error})
             continue
         resized = original_shape[:2] != image_shape[:2]
-        results.append({"file": path, "predictions": None, "resized_from": list(original_shape[:2]) if resized else None})
+        results.append({"file": path, "predictions": None, "resized_from": list(original_shape[:2])
+                        if resized else None})
         images.append(image)
 
     batches = [np.stack(images[i : i + BATCH_SIZE]) for i in range(0, len(images), BATCH_SIZE)]
@@ -68,7 +69,7 @@ class ImageError(Exception):
 
 
 def image_files(paths: list[str]) -> list[tuple[str, str | None]]:
-    """(path, None) for each image file, folders expanded in sorted order; (path, error) for a path that is not usable."""
+    """(path, None) for each image file, folders expanded in sorted order; (path, error) for a path not usable."""
     files = []
     for path in paths:
         if os.path.isdir(path):

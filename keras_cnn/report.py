@@ -15,7 +15,7 @@ from matplotlib.ticker import MaxNLocator
 
 from keras_cnn.config import VARIANTS
 from keras_cnn.files import TMP_PREFIX, write_text
-from keras_cnn.formatting import decimal, percent, points, setting
+from keras_cnn.formatting import decimal, markdown_table, percent, points, setting, split_name
 from keras_cnn.locks import folder_lock
 from keras_cnn.plots import plt, save_figure
 from keras_cnn.rundir import CONFIG_FILE, HISTORY_FILE, INSPECT_FOLDER
@@ -30,7 +30,6 @@ LEARNING_RATE_CHART = "learning_rate.png"
 # report; runs of other names (or a second run of a variant) take the colours after these.
 LAB_COLORS = dict(zip(VARIANTS, plt.get_cmap("tab10").colors))
 EXTRA_COLORS = plt.get_cmap("tab10").colors[len(VARIANTS) :] + plt.get_cmap("Dark2").colors
-SPLIT_NAMES = {"test": "test", "val": "validation"}
 
 
 def load_run(path: str) -> Run:
@@ -139,7 +138,8 @@ def report_markdown(
         "s/epoch",
         "train images/s",
     ]
-    rows = [[label, settings, *_result_cells(run, chosen)] for label, run, settings in zip(labels, runs, _settings_cells(runs))]
+    rows = [[label, settings, *_result_cells(run, chosen)]
+            for label, run, settings in zip(labels, runs, _settings_cells(runs))]
     notes = [(label, note) for label, run in zip(labels, runs) if (note := _note(run))]
 
     # A column with one value for every run is stated once, above the table (settings: in the shared list).
@@ -160,9 +160,9 @@ def report_markdown(
             lines.append(f"**{headers[index]}, every run:** {rows[0][index]}")
             lines.append("")
     keep = [index for index in range(len(headers)) if index not in same]
-    lines.append("| " + " | ".join(headers[index] for index in keep) + " |")
-    lines.append("|" + "|".join("---" if index < 2 else "---:" for index in keep) + "|")
-    lines += ["| " + " | ".join(row[index] for index in keep) + " |" for row in rows]
+    figures = [column for column, index in enumerate(keep) if index >= 2]  # label and settings are text
+    lines.append(markdown_table([headers[index] for index in keep], [[row[index] for index in keep] for row in rows],
+                                right=figures))
     lines.append("")
     lines.append(_column_notes(word))
     if notes:
@@ -176,7 +176,8 @@ def report_markdown(
         lines += ["", f"![{titles[chart]}]({chart})"]
     inside = [(label, links) for label, run in zip(labels, runs) if (links := _inspect_links(run, out))]
     if inside:
-        lines += ["", "**Inside the runs** (`train_keras.py inspect`):", *[f"- {label}: {links}" for label, links in inside]]
+        lines += ["", "**Inside the runs** (`train_keras.py inspect`):",
+                  *[f"- {label}: {links}" for label, links in inside]]
     lines += ["", "**Run directories:**", *[f"- {label}: `{run.path}`" for label, run in zip(labels, runs)]]
     if skipped:
         lines += ["", "**Not compared:**", *[f"- `{path}`: {reason}" for path, reason in skipped]]
@@ -266,9 +267,7 @@ def _column_notes(word: str) -> str:
 
 def _split_word(runs: list[Run]) -> str:
     splits = {run.split for run in runs}
-    return SPLIT_NAMES[splits.pop()] if len(splits) == 1 else "held-out"
-
-
+    return split_name(splits.pop()) if len(splits) == 1 else "held-out"
 
 
 def _holds_run(path: str) -> bool:

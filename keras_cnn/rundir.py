@@ -1,8 +1,9 @@
-"""Run directories: a new run, the resumption of an unfinished one, the extension of a finished one, no silent overwrite."""
+"""Run directories: a new run, the resumption of an unfinished one, the extension of a run, no silent overwrite."""
 
 import datetime
 import os
 import shutil
+from typing import Literal
 
 from keras_cnn.config import PER_EPOCH_SCHEDULES, TrainConfig, recorded_settings
 from keras_cnn.errors import RunDirError
@@ -14,6 +15,7 @@ HISTORY_FILE = "history.csv"
 TENSORBOARD_FOLDER = "tensorboard"  # tensorboard --logdir runs shows every run
 BACKUP_FOLDER = "backup"  # TrainingState's folder: the last epoch's state, kept to resume or extend the run
 INSPECT_FOLDER = "inspect"  # `inspect`'s pictures and report.md
+RECORD_FILES = (CONFIG_FILE, HISTORY_FILE, METRICS_FILE)  # a run's record: what a published study keeps of it
 
 
 def default_run_dir(config: TrainConfig) -> str:
@@ -29,41 +31,68 @@ def retrain_run_dir(search_out: str) -> str:
     return os.path.join("runs", os.path.basename(os.path.abspath(search_out)))
 
 
-def prepare_run_dir(run_dir: str, config: TrainConfig, overwrite: bool = False) -> bool:
-    """Create `run_dir` for a new run, or check that it holds an unfinished run of `config`.
+# What a run folder holds for a config: nothing yet, or a run replaced with --overwrite ("new"); an unfinished run of
+# it ("resumed" by training); a run of its settings with fewer epochs ("extended" by training); or the finished run
+# itself ("finished": `train` refuses it, the lab and study loops skip it).
+RunState = Literal["new", "resumed", "extended", "finished"]
 
-    Returns True when the run resumes. A run asked for more epochs than it has (finished or not) is
-    extended, where its schedule allows it (`extend`). A finished run, or one with other settings,
-    is only replaced with `overwrite`; a folder that is not a run directory is never touched.
+
+def run_state(run_dir: str, config: TrainConfig, overwrite: bool = False) -> RunState:
+    """What `run_dir` holds for `config` (see RunState), without touching the folder; RunDirError where no run of
+    `config` may be trained there.
+
+    A run asked for more epochs than it has (finished or not) is extended, where its schedule allows it
+    (`is_longer`). A finished run, or one with other settings, is only replaced with `overwrite`; a folder that
+    is not a run directory is never touched.
     """
     if os.path.isfile(run_dir):
         raise RunDirError(f"--run-dir {run_dir} is a file: choose a folder")
     if not os.path.isdir(run_dir) or not os.listdir(run_dir):
-        os.makedirs(run_dir, exist_ok=True)
-        return False
-    config_path = os.path.join(run_dir, CONFIG_FILE)
-    if not os.path.exists(config_path):
+        return "new"
+    if not os.path.exists(os.path.join(run_dir, CONFIG_FILE)):
         raise RunDirError(f"{run_dir} is not empty and holds no run (no {CONFIG_FILE}): choose another --run-dir")
     if overwrite:
-        shutil.rmtree(run_dir)
-        os.makedirs(run_dir)
-        return False
-    finished = os.path.exists(os.path.join(run_dir, METRICS_FILE))
-    changed = changed_settings(run_dir, config)
+        return "new"
     if is_longer(run_dir, config):
-        extend(run_dir, config)
-    elif finished:
-        raise RunDirError(
-            f"{run_dir} holds a finished run: pass --overwrite to train it again, --epochs more than its "
-            f"{stored_settings(run_dir).get('epochs')} to extend it, or --run-dir for a new one"
-        )
-    elif changed:
+        return "extended"
+    changed = changed_settings(run_dir, config)
+    if os.path.exists(os.path.join(run_dir, METRICS_FILE)):
+        if changed:
+            raise _finished_run(run_dir)
+        return "finished"
+    if changed:
         raise RunDirError(
             f"{run_dir} holds an unfinished run with other settings ({'; '.join(changed)}): rerun with its settings "
             f"to resume it, or pass --overwrite or a new --run-dir"
         )
+    return "resumed"
+
+
+def prepare_run_dir(run_dir: str, config: TrainConfig, overwrite: bool = False) -> RunState:
+    """Make `run_dir` ready to train `config` as `run_state` says, and return that state; a finished run is refused.
+
+    new: an empty folder (a run replaced with `overwrite` is deleted); extended: the run made one of
+    `config.epochs`, unfinished (`extend`); resumed and extended: the leftovers of an interrupted write removed.
+    """
+    state = run_state(run_dir, config, overwrite)
+    if state == "finished":
+        raise _finished_run(run_dir)
+    if state == "new":
+        if overwrite and os.path.exists(os.path.join(run_dir, CONFIG_FILE)):
+            shutil.rmtree(run_dir)
+        os.makedirs(run_dir, exist_ok=True)
+        return state
+    if state == "extended":
+        extend(run_dir, config)
     remove_leftovers(run_dir)
-    return True
+    return state
+
+
+def _finished_run(run_dir: str) -> RunDirError:
+    return RunDirError(
+        f"{run_dir} holds a finished run: pass --overwrite to train it again, --epochs more than its "
+        f"{stored_settings(run_dir).get('epochs')} to extend it, or --run-dir for a new one"
+    )
 
 
 def is_longer(run_dir: str, config: TrainConfig) -> bool:
@@ -76,8 +105,8 @@ def is_longer(run_dir: str, config: TrainConfig) -> bool:
     if config.schedule not in PER_EPOCH_SCHEDULES:
         raise RunDirError(
             f"{run_dir} holds a run of {stored['epochs']} epochs whose {config.schedule} schedule depends on the "
-            f"number of epochs: going on to {config.epochs} would not be the run trained {config.epochs} epochs from the "
-            f"start; pass --overwrite to train it again, or --run-dir for a new one"
+            f"number of epochs: going on to {config.epochs} would not be the run trained {config.epochs} epochs from "
+            f"the start; pass --overwrite to train it again, or --run-dir for a new one"
         )
     if os.path.exists(os.path.join(run_dir, METRICS_FILE)) and not os.path.isdir(os.path.join(run_dir, BACKUP_FOLDER)):
         raise RunDirError(

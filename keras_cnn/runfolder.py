@@ -83,7 +83,8 @@ class Run:
             if name == "best" and not has_val_split:
                 raise RunDirError(
                     f"{self.path} has no best.keras: it was trained without --val-split, and the test split never "
-                    f"chooses an epoch; use the last epoch (--checkpoint last, the default), or train with --val-split 0.1"
+                    "chooses an epoch; use the last epoch (--checkpoint last, the default), or train with "
+                    "--val-split 0.1"
                 )
             raise RunDirError(f"{self.path} has no {CHECKPOINTS[name]} yet: train at least one epoch first")
         if name == "best" and not has_val_split:

@@ -9,7 +9,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from keras_cnn.config import TrainConfig
+from keras_cnn.config import PER_EPOCH_SCHEDULES, TrainConfig
 from keras_cnn.errors import ConfigError
 
 TUNERS = ("hyperband", "random", "bayesian")
@@ -27,6 +27,8 @@ RANGES = {
 BATCH_SIZES_FLAG = "--batch-sizes"
 DEFAULT_BATCH_SIZES = (64, 128, 256)
 SEARCHABLE = (*RANGES, "batch_size")
+# Settings a trial does not use, with the value it runs with: tune refuses others, and its --help hides their flags.
+TRIAL_UNUSED = {"strategy": "default", "eval_train": False, "eval_at_start": False}
 FLAGS = {name: flag for name, (flag, _, _) in RANGES.items()} | {"batch_size": BATCH_SIZES_FLAG}
 
 
@@ -84,8 +86,6 @@ def ignored_by(name: str, config: TrainConfig) -> str | None:
     """Why the configured network, optimizer or schedule ignores a searchable setting (None if it uses it)."""
     if name == "momentum" and config.optimizer not in ("sgd", "rmsprop"):
         return f"the {config.optimizer} optimizer has no momentum setting"
-    from keras_cnn.optimization import PER_EPOCH_SCHEDULES  # here: it imports Keras, which --help does not need
-
     if name == "lr_decay" and config.schedule not in PER_EPOCH_SCHEDULES:
         return f"the {config.schedule} schedule does not use the decay factor"
     if name == "dropout" and config.arch != "cifar_cnn":

@@ -1,7 +1,7 @@
 """Training several runs into one folder, one after another: the loop `lab` and `study` share.
 
 Finished runs are skipped, an interrupted one resumes and a finished run asked for more epochs is
-extended (`train_config` does each from the folder's state); a run that diverges is reported and
+extended (the folder's state, `rundir.run_state`, says which); a run that diverges is reported and
 the next one goes on.
 """
 
@@ -9,7 +9,7 @@ import os
 
 from keras_cnn.config import TrainConfig
 from keras_cnn.errors import RunDirError
-from keras_cnn.rundir import CONFIG_FILE, METRICS_FILE, changed_settings, is_longer
+from keras_cnn.rundir import CONFIG_FILE, METRICS_FILE, changed_settings, is_longer, run_state
 
 
 def check_existing_runs(out: str, configs: dict[str, TrainConfig], command: str) -> None:
@@ -43,19 +43,18 @@ def train_runs(out: str, configs: dict[str, TrainConfig], label: str = "", *, ve
     for number, (name, config) in enumerate(configs.items(), 1):
         run_dir = os.path.join(out, name)
         tag = f"[{label}{number}/{len(configs)}] {name}"
-        started = os.path.exists(os.path.join(run_dir, CONFIG_FILE))
-        longer = started and is_longer(run_dir, config)
-        if os.path.exists(os.path.join(run_dir, METRICS_FILE)) and not longer:
+        state = run_state(run_dir, config)
+        if state == "finished":
             say(f"{tag}: already finished in {run_dir}, skipped")
             outcomes[name] = "finished"
             continue
-        say(f"{tag}: extending {run_dir} to {config.epochs} epochs" if longer else
-            f"{tag}: {'resuming' if started else 'training'} into {run_dir}")
+        say(f"{tag}: extending {run_dir} to {config.epochs} epochs" if state == "extended" else
+            f"{tag}: {'resuming' if state == 'resumed' else 'training'} into {run_dir}")
         keras.backend.clear_session()  # free the previous run's model and start from a fresh state
         try:
             train_config(config, run_dir=run_dir, verbose=verbose, tensorboard=tensorboard,
                          tensorboard_histograms=tensorboard_histograms)
-            outcomes[name] = "extended" if longer else "resumed" if started else "trained"
+            outcomes[name] = "trained" if state == "new" else state
         except TrainingDiverged as error:
             say(f"{tag}: {error}; going on with the next run")
             outcomes[name] = "diverged"

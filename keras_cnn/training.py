@@ -13,7 +13,6 @@ import math
 import os
 import platform
 import shutil
-import sys
 from typing import NamedTuple
 
 import keras
@@ -23,12 +22,13 @@ import tensorflow as tf
 from keras_cnn import __version__
 from keras_cnn.callbacks import Checkpoints, EpochTimer, EvaluateAtStart, EvaluateTrainSet, HistoryCSV, TrainingState
 from keras_cnn.config import DATASET_SHAPES, LAB_MEAN, LAB_STD, TrainConfig, resolve_config
+from keras_cnn.console import keras_verbosity
 from keras_cnn.errors import KerasCnnError
 from keras_cnn.files import NO_SPACE, WriteError, read_json, write_json
 from keras_cnn.history import read_history, summarize
 from keras_cnn.locks import folder_lock
 from keras_cnn.models import build_model, compute_dtype
-from keras_cnn.optimization import (  # noqa: F401  (learning_rate_callback: part of this module's API)
+from keras_cnn.optimization import (
     PER_EPOCH_SCHEDULES,
     learning_rate_callback,
     loss_and_metrics,
@@ -43,13 +43,13 @@ from keras_cnn.rundir import (
     HISTORY_FILE,
     METRICS_FILE,
     TENSORBOARD_FOLDER,
+    RunState,
     default_run_dir,
-    is_longer,
     prepare_run_dir,
 )
 from pipelines.datasets import eval_dataset, steps_per_epoch, train_dataset
 from pipelines.preprocessing import ChannelStats, PixelStats, channel_stats, pixel_stats, zca_whitening
-from pipelines.sources import Splits, load_splits
+from pipelines.sources import Split, Splits, load_splits
 
 
 class TrainingDiverged(KerasCnnError):
@@ -107,15 +107,63 @@ def train_config(
         return _train(config, run_dir, overwrite, verbose, tensorboard, tensorboard_histograms, chief)
 
 
+class Setup(NamedTuple):
+    """What a run trains: its data, its settings scaled to the replicas, and its compiled model."""
+
+    splits: Splits
+    norm_stats: ChannelStats | PixelStats | None
+    scaled: TrainConfig
+    model: keras.Sequential
+    one_hot: int | None  # the number of classes when the labels are one-hot (mixing augmentations), else None
+
+    @property
+    def evaluated(self) -> str:
+        """The split evaluated after every epoch: "val" with a validation split, else "test"."""
+        return "val" if self.splits.val is not None else "test"
+
+    def eval_data(self, split: Split) -> tf.data.Dataset:
+        return eval_dataset(split, self.scaled.batch_size, self.one_hot)
+
+
 def _train(config: TrainConfig, run_dir: str, overwrite: bool, verbose, tensorboard: bool,
            tensorboard_histograms: bool, chief: bool) -> TrainResult:
-    verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
+    verbose = keras_verbosity(verbose)
     strategy = make_strategy(config)  # first: multi-worker needs it before other TensorFlow work
     say = print if verbose and chief else (lambda *args: None)
-    extending = (chief and not overwrite and os.path.exists(os.path.join(run_dir, CONFIG_FILE))
-                 and is_longer(run_dir, config))
-    resuming = prepare_run_dir(run_dir, config, overwrite) if chief else os.makedirs(run_dir, exist_ok=True) or False
+    state = prepare_run_dir(run_dir, config, overwrite) if chief else _worker_folder(run_dir)
+    setup = _setup(config, strategy)
+    if chief and state == "new":
+        _write_record(config, setup, strategy, run_dir)
+    history_csv = HistoryCSV(os.path.join(run_dir, HISTORY_FILE), validation_name=setup.evaluated)
+    training_state = TrainingState(backup_folder(run_dir))
+    first_epoch = training_state.epochs_done()  # 0 unless an interrupted run saved its state
+    callbacks = _callbacks(config, setup, run_dir, first_epoch, history_csv, training_state, chief,
+                           tensorboard, tensorboard_histograms)
+    for line in _start_lines(config, setup, strategy, state, first_epoch, run_dir):
+        say(line)
+    disk = DiskNeed(config, setup.model, run_dir, chooses_best=setup.evaluated == "val")
+    if chief and (warning := disk.warning()):
+        say(warning)
+    try:
+        history = _fit(config, setup, callbacks, first_epoch, verbose if chief else 0)
+        results = _evaluate_and_write(setup, run_dir, chief)
+    except WriteError as error:
+        raise disk.explained(error, resumes_at=training_state.epochs_done() + 1, epochs=config.epochs) from error
+    if chief:
+        rows, metrics = results
+        _check_finite(rows, config, run_dir)
+        say(_result_line(config, metrics, run_dir))
+    return TrainResult(history, run_dir)
 
+
+def _worker_folder(run_dir: str) -> RunState:
+    """A worker of a multi-worker run writes only its resume state: the chief prepares the run folder."""
+    os.makedirs(run_dir, exist_ok=True)
+    return "new"
+
+
+def _setup(config: TrainConfig, strategy: tf.distribute.Strategy) -> Setup:
+    """Seed, load the data, compute its statistics and build the model inside the strategy's scope."""
     keras.utils.set_random_seed(config.seed)
     splits = load_data(config)
     norm_stats = normalization_stats(config, splits)
@@ -123,89 +171,114 @@ def _train(config: TrainConfig, run_dir: str, overwrite: bool, verbose, tensorbo
     scaled = scaled_for_replicas(config, strategy.num_replicas_in_sync)
     with strategy.scope():
         model = compiled_model(scaled, norm_stats, len(splits.class_names), zca=zca, train_size=len(splits.train))
-    if chief and not resuming:
-        record = run_record(config, splits.describe(), norm_stats)
-        record["platform"] |= {"replicas": strategy.num_replicas_in_sync, "global_batch_size": scaled.batch_size,
-                               "global_lr": scaled.lr, "compute_dtype": compute_dtype(config)}
-        write_json(os.path.join(run_dir, CONFIG_FILE), record)
-
     one_hot = len(splits.class_names) if uses_soft_labels(config) else None
-    evaluated = "val" if splits.val is not None else "test"
-    history_csv = HistoryCSV(os.path.join(run_dir, HISTORY_FILE), validation_name=evaluated)
-    state = TrainingState(backup_folder(run_dir))
-    first_epoch = state.epochs_done()  # 0 unless an interrupted run saved its state
-    evaluated_data = eval_dataset(splits.test if splits.val is None else splits.val, scaled.batch_size, one_hot)
-    callbacks = [
-        *([EvaluateAtStart(eval_dataset(splits.train, scaled.batch_size, one_hot), evaluated_data,
-                           history_csv if chief else None)] if config.eval_at_start and first_epoch == 0 else []),
-        learning_rate_callback(scaled),
-        EpochTimer(len(splits.train)),
-        *([EvaluateTrainSet(eval_dataset(splits.train, scaled.batch_size, one_hot))] if config.eval_train else []),
-        keras.callbacks.TerminateOnNaN(),
-        *([history_csv, Checkpoints(run_dir, history_csv)] if chief else []),  # after the callbacks that add columns
-        state,  # so that an epoch is saved only once its row and checkpoints are written
-        # After the state: an epoch that a resumed run redoes was never logged, so no epoch appears twice.
-        *([tensorboard_callback(os.path.join(run_dir, TENSORBOARD_FOLDER), tensorboard_histograms)]
-          if tensorboard and chief else []),
-    ]
+    return Setup(splits, norm_stats, scaled, model, one_hot)
+
+
+def _write_record(config: TrainConfig, setup: Setup, strategy: tf.distribute.Strategy, run_dir: str) -> None:
+    """config.json of a new run, with the replicas and the global batch and rate they make."""
+    record = run_record(config, setup.splits.describe(), setup.norm_stats)
+    record["platform"] |= {"replicas": strategy.num_replicas_in_sync, "global_batch_size": setup.scaled.batch_size,
+                           "global_lr": setup.scaled.lr, "compute_dtype": compute_dtype(config)}
+    write_json(os.path.join(run_dir, CONFIG_FILE), record)
+
+
+def _callbacks(config: TrainConfig, setup: Setup, run_dir: str, first_epoch: int, history_csv: HistoryCSV,
+               training_state: TrainingState, chief: bool, tensorboard: bool, histograms: bool) -> list:
+    """The callbacks of `fit`, in the order they must run; only the chief writes the run's files."""
+    splits = setup.splits
+    callbacks = []
+    if config.eval_at_start and first_epoch == 0:
+        callbacks.append(EvaluateAtStart(setup.eval_data(splits.train), setup.eval_data(_evaluated_split(splits)),
+                                         history_csv if chief else None))
+    callbacks += [learning_rate_callback(setup.scaled), EpochTimer(len(splits.train))]
+    if config.eval_train:
+        callbacks.append(EvaluateTrainSet(setup.eval_data(splits.train)))
+    callbacks.append(keras.callbacks.TerminateOnNaN())
+    if chief:
+        callbacks += [history_csv, Checkpoints(run_dir, history_csv)]  # after the callbacks that add columns
+    callbacks.append(training_state)  # so that an epoch is saved only once its row and checkpoints are written
+    # After the state: an epoch that a resumed run redoes was never logged, so no epoch appears twice.
+    if tensorboard and chief:
+        callbacks.append(tensorboard_callback(os.path.join(run_dir, TENSORBOARD_FOLDER), histograms))
+    return callbacks
+
+
+def _evaluated_split(splits: Splits) -> Split:
+    return splits.test if splits.val is None else splits.val
+
+
+def _start_lines(config: TrainConfig, setup: Setup, strategy: tf.distribute.Strategy, state: RunState,
+                 first_epoch: int, run_dir: str) -> list[str]:
+    """What the run is: data, weights, epochs, where it goes on from; then the data's notes and a speed hint."""
+    splits, model, replicas = setup.splits, setup.model, strategy.num_replicas_in_sync
     held_out = f"{len(splits.val)} validation / " if splits.val is not None else ""
-    say(
-        f"{'Extending' if extending else 'Resuming' if resuming else 'Training'} {config.variant} on {splits.source}: "
-        f"{len(splits.train)} train / "
+    verb = {"new": "Training", "resumed": "Resuming", "extended": "Extending"}[state]
+    line = (
+        f"{verb} {config.variant} on {splits.source}: {len(splits.train)} train / "
         f"{held_out}{len(splits.test)} test images, {len(splits.class_names)} classes, "
         f"{sum(int(np.prod(w.shape)) for w in model.trainable_weights):,} trainable weights; "
         f"{config.epochs} epoch{'s' if config.epochs != 1 else ''} into {run_dir}"
-        + (f"; all {first_epoch} done, writing the run's last files" if first_epoch == config.epochs
-           else f"; {first_epoch} done, going on from epoch {first_epoch + 1}" if first_epoch else "")
-        + (f"; {strategy.num_replicas_in_sync} replicas, global batch {scaled.batch_size}, lr {scaled.lr:g}"
-           if strategy.num_replicas_in_sync > 1 else "")
     )
-    for note in splits.notes:
-        say(note)
-    if hint := speed_hint(config):
-        say(hint)
-    disk = DiskNeed(config, model, run_dir, chooses_best=evaluated == "val")
-    if chief and (warning := disk.warning()):
-        say(warning)
-    try:
-        history = model.fit(
-            train_dataset(splits.train, scaled.batch_size, config.seed, one_hot, first_epoch, config.epochs),
-            steps_per_epoch=steps_per_epoch(len(splits.train), scaled.batch_size),
-            validation_data=evaluated_data,
-            epochs=config.epochs,
-            initial_epoch=first_epoch,
-            callbacks=callbacks,
-            shuffle=False,  # the pipeline orders each epoch
-            verbose=verbose if chief else 0,
-        )
-        test_data = eval_dataset(splits.test, scaled.batch_size, one_hot)
-        # On every worker: evaluating a distributed model is a collective operation.
-        final_test = model.evaluate(test_data, verbose=0, return_dict=True) if splits.val is not None else None
-        if chief:
-            rows, metrics = write_results(model, scaled, run_dir, evaluated, splits, test_data, final_test)
-    except WriteError as error:
-        raise disk.explained(error, resumes_at=state.epochs_done() + 1, epochs=config.epochs) from error
-    if not chief:
-        return TrainResult(history, run_dir)
+    if first_epoch == config.epochs:
+        line += f"; all {first_epoch} done, writing the run's last files"
+    elif first_epoch:
+        line += f"; {first_epoch} done, going on from epoch {first_epoch + 1}"
+    if replicas > 1:
+        line += f"; {replicas} replicas, global batch {setup.scaled.batch_size}, lr {setup.scaled.lr:g}"
+    hint = speed_hint(config)
+    return [line, *splits.notes, *([hint] if hint else [])]
 
+
+def _fit(config: TrainConfig, setup: Setup, callbacks: list, first_epoch: int, verbose: int):
+    """Keras' fit from `first_epoch` to the last, evaluating the evaluated split after every epoch."""
+    splits, scaled = setup.splits, setup.scaled
+    return setup.model.fit(
+        train_dataset(splits.train, scaled.batch_size, config.seed, setup.one_hot, first_epoch, config.epochs),
+        steps_per_epoch=steps_per_epoch(len(splits.train), scaled.batch_size),
+        validation_data=setup.eval_data(_evaluated_split(splits)),
+        epochs=config.epochs,
+        initial_epoch=first_epoch,
+        callbacks=callbacks,
+        shuffle=False,  # the pipeline orders each epoch
+        verbose=verbose,
+    )
+
+
+def _evaluate_and_write(setup: Setup, run_dir: str, chief: bool) -> tuple[list[dict], dict] | None:
+    """The final test evaluation (with a validation split) and, on the chief, the results: history rows, metrics."""
+    test_data = setup.eval_data(setup.splits.test)
+    # On every worker: evaluating a distributed model is a collective operation.
+    final_test = None
+    if setup.splits.val is not None:
+        final_test = setup.model.evaluate(test_data, verbose=0, return_dict=True)
+    if not chief:
+        return None
+    return write_results(setup.model, setup.scaled, run_dir, setup.evaluated, setup.splits, test_data, final_test)
+
+
+def _check_finite(rows: list[dict], config: TrainConfig, run_dir: str) -> None:
     if not np.isfinite(rows[-1]["loss"]):
         raise TrainingDiverged(
             f"training diverged: the loss became {rows[-1]['loss']} in epoch {rows[-1]['epoch']}; lower --lr "
             f"(now {config.lr}); the files in {run_dir} hold the epochs before"
         )
+
+
+def _result_line(config: TrainConfig, metrics: dict, run_dir: str) -> str:
+    """The run's result: final test accuracy, what test-time augmentation and a validation split add, timings."""
     extras = []
     if "final_test_accuracy_single_view" in metrics:
         extras.append(f"without test-time {config.tta} {metrics['final_test_accuracy_single_view']:.2%}")
-    if evaluated == "val":
+    if metrics.get("best_checkpoint_chosen_on") == "val":
         extras.append(f"validation best {metrics['best_val_accuracy']:.2%} at epoch {metrics['best_epoch']}, "
                       f"whose best.keras scores {metrics['best_test_accuracy']:.2%} on test")
-    say(
+    return (
         f"Test accuracy {metrics['final_test_accuracy']:.2%} (final epoch{''.join('; ' + e for e in extras)}), "
         f"train accuracy {metrics['final_train_accuracy']:.2%}; "
         f"{metrics['epochs']} epoch{'s' if metrics['epochs'] != 1 else ''} "
         f"in {metrics['wall_seconds'] / 60:.1f} min; results in {run_dir}"
     )
-    return TrainResult(history, run_dir)
 
 
 class DiskNeed:

@@ -24,16 +24,16 @@ import keras
 import keras_tuner
 
 from keras_cnn.config import TrainConfig, resolve_config
+from keras_cnn.console import keras_verbosity
 from keras_cnn.errors import ConfigError, KerasCnnError, RunDirError
 from keras_cnn.files import read_json, write_json
 from keras_cnn.formatting import setting
 from keras_cnn.locks import folder_lock
-from keras_cnn.optimization import uses_soft_labels
+from keras_cnn.optimization import learning_rate_callback, uses_soft_labels
 from keras_cnn.rundir import TENSORBOARD_FOLDER, retrain_run_dir
-from keras_cnn.search_space import SEARCHABLE, TUNERS, FloatRange, Space, search_space
+from keras_cnn.search_space import SEARCHABLE, TRIAL_UNUSED, TUNERS, FloatRange, Space, search_space
 from keras_cnn.training import (
     compiled_model,
-    learning_rate_callback,
     load_data,
     normalization_stats,
     tensorboard_callback,
@@ -42,8 +42,7 @@ from keras_cnn.training import (
 from keras_cnn.tuning_report import write_reports
 from pipelines.datasets import eval_dataset, steps_per_epoch, train_dataset
 
-# What Keras logs for `validation_data`, whichever split that is (the validation split with
-# --val-split, else the test split); the reports name the split.
+# What Keras logs for `validation_data`: the accuracy on the --val-split images, which tune requires.
 OBJECTIVE = "val_accuracy"
 PROJECT = "keras_tuner"  # keras-tuner's state: OUT/keras_tuner/oracle.json, trial_*/...
 SEARCH_FILE = "search.json"  # the search's settings, to resume only the same search
@@ -96,10 +95,7 @@ def tune(
     if max_trials < 1:
         raise ConfigError(f"--max-trials must be at least 1, got {max_trials}")
     base = resolve_config(variant, **settings)
-    if base.strategy != "default":
-        raise ConfigError(
-            "tune trains each trial on one device: leave --strategy out (spread trials over workers instead)"
-        )
+    refuse_unused(base)
     space, pinned = search_space(space or {}, base, fixed=set(settings) & set(SEARCHABLE))
     base = dataclasses.replace(base, **pinned)
     if not base.val_split:
@@ -108,18 +104,16 @@ def tune(
             "a tenth of the training images for the choice"
         )
     out = out or os.path.join("tuning", f"{variant}-{tuner}")
-    split = "val"
     record = {
         "tuner": tuner,
         "max_trials": max_trials,
         "objective": OBJECTIVE,
-        "selection_split": split,
         "space": {name: spec.to_dict() if isinstance(spec, FloatRange) else list(spec) for name, spec in space.items()},
         "config": base.to_dict(),
     }
     with folder_lock(out, "--out") if role != "worker" else contextlib.nullcontext():
         prepare_out(out, record, overwrite=overwrite and role != "worker")
-        verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
+        verbose = keras_verbosity(verbose)
 
         logging.getLogger("tensorflow").addFilter(NO_RETRACING_WARNING)  # adding the same filter twice is a no-op
         keras.utils.set_random_seed(base.seed)
@@ -146,6 +140,15 @@ def tune(
         return finish_search(kt_tuner, base, space, record, splits, out, stopped)
 
 
+def refuse_unused(base: TrainConfig) -> None:
+    """One line for a setting that a trial would ignore (a trial trains on one device and logs no extra evaluation)."""
+    given = [name for name, value in TRIAL_UNUSED.items() if getattr(base, name) != value]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ConfigError(f"tune does not use {flags}: a trial trains on one device and evaluates only the validation "
+                          f"split; leave {'them' if len(given) > 1 else 'it'} out")
+
+
 def finish_search(kt_tuner, base: TrainConfig, space: Space, record: dict, splits, out: str, stopped) -> TuneResult:
     """Write the reports from the oracle's trials; name failed trials, and raise when none completed."""
     trials = sorted(kt_tuner.oracle.trials.values(), key=lambda trial: int(trial.trial_id))
@@ -164,7 +167,7 @@ def finish_search(kt_tuner, base: TrainConfig, space: Space, record: dict, split
         raise TuningError(f"{why}; first error: {first_error} (tracebacks in {out}/{PROJECT}/trial_*/trial.json)")
     values = ", ".join(f"{name}={setting(best['config'][name], digits=4)}" for name in space)
     print(f"Best trial {best['search']['trial']}: {best['search']['best_value']:.4f} "
-          f"{split_name(record['selection_split'])} accuracy ({values}); "
+          f"validation accuracy ({values}); "
           f"retrain it: python train_keras.py train --config {os.path.join(out, 'best.json')} "
           f"(into {retrain_run_dir(out)})")
     return TuneResult(out, best, rows)
@@ -187,8 +190,7 @@ class CnnHyperModel(keras_tuner.HyperModel):
     def __init__(self, base: TrainConfig, space: Space, splits):
         super().__init__(name=base.variant)
         self.base, self.space, self.splits = base, space, splits
-        self.split = "val"  # tune refuses to run without a validation split
-        self.validation = splits.val
+        self.validation = splits.val  # tune refuses to run without a validation split
         self.norm_stats = normalization_stats(base, splits)
         self.zca = zca_stats(base, splits, self.norm_stats)  # settings that no trial changes: computed once
         self.last_result: dict | None = None
@@ -264,8 +266,8 @@ class _TrialLines:
         # A trial interrupted earlier runs again from its start: so do its TensorBoard logs.
         shutil.rmtree(os.path.join(self.directory, TENSORBOARD_FOLDER, trial.trial_id), ignore_errors=True)
         if self.worker:
-            values = ", ".join(f"{name}={setting(value, digits=4)}" for name, value in trial.hyperparameters.values.items()
-                               if not name.startswith("tuner/"))
+            values = ", ".join(f"{name}={setting(value, digits=4)}"
+                               for name, value in trial.hyperparameters.values.items() if not name.startswith("tuner/"))
             print(f"[{self.tuner_id}] trial {trial.trial_id}: {values}", flush=True)
 
     def on_trial_end(self, trial):
@@ -274,7 +276,7 @@ class _TrialLines:
             print(f"trial {trial.trial_id} failed: {last_line(trial.message)}", file=sys.stderr, flush=True)
         elif self.worker:
             result = self.hypermodel.last_result
-            print(f"[{self.tuner_id}] trial {trial.trial_id} completed: best {split_name(self.hypermodel.split)} "
+            print(f"[{self.tuner_id}] trial {trial.trial_id} completed: best validation "
                   f"accuracy {result[OBJECTIVE]:.4f} at epoch {int(result['best_epoch'])}, {result['seconds']:.0f} s",
                   flush=True)
         super().on_trial_end(trial)
@@ -382,10 +384,7 @@ def finish_worker(kt_tuner) -> TuneResult:
 
 
 def start_line(role, tuner, base, splits, space, max_trials, out) -> str:
-    if splits.val is not None:
-        held_out = f"{len(splits.val)} validation images (held out of the training split; the test split is not used)"
-    else:
-        held_out = f"{len(splits.test)} test images (no --val-split: the test split itself)"
+    held_out = f"{len(splits.val)} validation images (held out of the training split; the test split is not used)"
     epochs = f"{base.epochs} epoch{'s' if base.epochs > 1 else ''} each"
     epochs += " at most (hyperband)" if tuner == "hyperband" else ""
     who = {"single": "", "chief": "chief: ", "worker": f"worker {os.environ.get('KERASTUNER_TUNER_ID')}: "}[role]
@@ -394,10 +393,6 @@ def start_line(role, tuner, base, splits, space, max_trials, out) -> str:
         f"{', '.join(space) or 'nothing'}; {len(splits.train)} training images from {splits.source}; "
         f"trials are ranked by their best accuracy on {held_out}; results in {out}"
     )
-
-
-def split_name(split: str) -> str:
-    return {"val": "validation", "test": "test"}[split]
 
 
 def last_line(message: str | None) -> str:

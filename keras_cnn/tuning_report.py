@@ -11,10 +11,12 @@ import io
 import os
 
 import numpy as np
+import scipy.stats
 from matplotlib.ticker import NullFormatter
 
 from keras_cnn.config import TrainConfig
 from keras_cnn.files import write_json, write_text
+from keras_cnn.formatting import markdown_table
 from keras_cnn.plots import plt, save_figure
 from keras_cnn.rundir import retrain_run_dir
 
@@ -23,7 +25,7 @@ SUMMARY_FILE = "summary.md"
 BEST_FILE = "best.json"
 PLOT_FILE = "objective.png"
 TOP_TRIALS = 10
-SPLIT_NAMES = {"val": "validation", "test": "test"}
+SCORE = "best_val_accuracy"  # trials.csv's column of each trial's objective: its best accuracy on the validation split
 
 
 def write_reports(
@@ -31,27 +33,21 @@ def write_reports(
 ) -> tuple[list[dict], dict | None]:
     """Write the four files (best.json and the plot only when a trial completed); return the rows and best.json."""
     names = list(record["space"])
-    split = record["selection_split"]
-    rows = trial_rows(trials, names, split)
-    score = score_column(split)
+    rows = trial_rows(trials, names)
     write_csv(os.path.join(out, TRIALS_FILE), rows)
     completed = [row for row in rows if row["status"] == "COMPLETED"]
-    influence = rank_influence(completed, names, score)
+    influence = rank_influence(completed, names, SCORE)
     best = None
     if best_trial is not None:
         best_row = next(row for row in rows if row["trial"] == best_trial.trial_id)
-        best = best_json(best_row, best_config, record, score)
+        best = best_json(best_row, best_config, record)
         write_json(os.path.join(out, BEST_FILE), best)
-    plotted = plot_objective(os.path.join(out, PLOT_FILE), completed, influence, record, score)
+    plotted = plot_objective(os.path.join(out, PLOT_FILE), completed, influence, record)
     write_text(os.path.join(out, SUMMARY_FILE), summary(out, rows, record, splits, best, influence, plotted))
     return rows, best
 
 
-def score_column(split: str) -> str:
-    return f"best_{split}_accuracy"
-
-
-def trial_rows(trials: list, names: list[str], split: str) -> list[dict]:
+def trial_rows(trials: list, names: list[str]) -> list[dict]:
     """One row per trial: id, status, searched values, best objective, its epoch, epochs run, seconds."""
     continued = any("tuner/trial_id" in trial.hyperparameters.values for trial in trials)
     rows = []
@@ -64,7 +60,7 @@ def trial_rows(trials: list, names: list[str], split: str) -> list[dict]:
         row = {"trial": trial.trial_id, "status": trial.status, **{name: values.get(name) for name in names}}
         if continued:  # hyperband: a trial that trains on from another trial's best weights
             row["continued_from"] = values.get("tuner/trial_id", "")
-        row[score_column(split)] = metric("val_accuracy")
+        row[SCORE] = metric("val_accuracy")
         for name in ("best_epoch", "epochs_run"):
             value = metric(name)
             row[name] = int(value) if value is not None else None
@@ -82,7 +78,7 @@ def write_csv(path: str, rows: list[dict]) -> None:
     write_text(path, text.getvalue())
 
 
-def best_json(row: dict, config: TrainConfig, record: dict, score: str) -> dict:
+def best_json(row: dict, config: TrainConfig, record: dict) -> dict:
     """`train --config` reads "config"; "search" says where the settings come from."""
     searched = record["config"]
     return {
@@ -90,9 +86,8 @@ def best_json(row: dict, config: TrainConfig, record: dict, score: str) -> dict:
         "search": {
             "trial": row["trial"],
             "tuner": record["tuner"],
-            "objective": f"{record['objective']} (Keras' name), measured on the "
-            f"{SPLIT_NAMES[record['selection_split']]} split",
-            "best_value": float(row[score]),
+            "objective": f"{record['objective']} (Keras' name), measured on the validation split",
+            "best_value": float(row[SCORE]),
             "best_epoch": row["best_epoch"],
             "epochs_per_trial": searched["epochs"],
             "limit_during_search": searched["limit"],
@@ -106,26 +101,16 @@ def rank_influence(rows: list[dict], names: list[str], score: str) -> dict[str, 
     """|Spearman rank correlation| of each hyperparameter with the objective, largest first (NaN-free)."""
     if len(rows) < 2:
         return {}
-    objective = _ranks([row[score] for row in rows])
+    objective = [row[score] for row in rows]
     influence = {}
     for name in names:
-        values = _ranks([row[name] for row in rows])
-        varies = np.ptp(values) > 0 and np.ptp(objective) > 0
-        influence[name] = float(abs(np.corrcoef(values, objective)[0, 1])) if varies else 0.0
+        values = [row[name] for row in rows]
+        varies = len(set(values)) > 1 and len(set(objective)) > 1  # else the correlation is undefined (NaN)
+        influence[name] = float(abs(scipy.stats.spearmanr(values, objective).statistic)) if varies else 0.0
     return dict(sorted(influence.items(), key=lambda item: -item[1]))  # stable: ties keep the space's order
 
 
-def _ranks(values: list) -> np.ndarray:
-    """Ranks from 0, tied values sharing their average rank (as Spearman's correlation needs)."""
-    values = np.asarray(values, dtype=float)
-    ranks = np.empty(len(values))
-    ranks[np.argsort(values, kind="stable")] = np.arange(len(values))
-    for value in np.unique(values):
-        ranks[values == value] = ranks[values == value].mean()
-    return ranks
-
-
-def plot_objective(path: str, rows: list[dict], influence: dict, record: dict, score: str) -> bool:
+def plot_objective(path: str, rows: list[dict], influence: dict, record: dict) -> bool:
     """Scatter of the trials over the two most influential hyperparameters, coloured by objective.
 
     With one varying hyperparameter, objective against it. Returns False (no file) when there is
@@ -135,9 +120,8 @@ def plot_objective(path: str, rows: list[dict], influence: dict, record: dict, s
     if not rows or not varying:
         return False
     shown = varying[:2]
-    split = SPLIT_NAMES[record["selection_split"]]
-    label = f"best {split} accuracy"
-    accuracy = np.array([row[score] for row in rows])
+    label = "best validation accuracy"
+    accuracy = np.array([row[SCORE] for row in rows])
     best = int(np.argmax(accuracy))
     figure, axes = plt.subplots(figsize=(7, 5.2))
     x = [row[shown[0]] for row in rows]
@@ -187,10 +171,9 @@ def _log_axis(axes, which: str, name: str, record: dict) -> None:
 
 def summary(out: str, rows: list[dict], record: dict, splits, best: dict | None, influence: dict, plotted: bool) -> str:
     """summary.md: the search's settings, the top trials, the best configuration and the influence ranking."""
-    config, split = record["config"], record["selection_split"]
-    score = score_column(split)
+    config = record["config"]
     names = list(record["space"])
-    completed = sorted((row for row in rows if row["status"] == "COMPLETED"), key=lambda row: -row[score])
+    completed = sorted((row for row in rows if row["status"] == "COMPLETED"), key=lambda row: -row[SCORE])
     failed = [row for row in rows if row["status"] != "COMPLETED"]
     selection = (f"the validation split: {len(splits.val)} images held out of the training split "
                  f"(`--val-split {config['val_split']}`); the test split was not used")
@@ -198,23 +181,24 @@ def summary(out: str, rows: list[dict], record: dict, splits, best: dict | None,
     lines = [
         f"# Hyperparameter search: {config['variant']}, {record['tuner']} search",
         "",
-        "| | |",
-        "|---|---|",
-        f"| trials | {len(completed)} completed, {len(failed)} failed or unfinished (at most {record['max_trials']}) |",
-        f"| epochs per trial | {epochs} |",
-        f"| objective | best `{record['objective']}` of each trial: accuracy on {selection} |",
-        f"| data | {len(splits.train)} training images from `{splits.source}`"
-        + (f" (`--limit {config['limit']}`)" if config["limit"] else "") + " |",
-        f"| searched | {'; '.join(_describe(name, spec) for name, spec in record['space'].items()) or 'nothing'} |",
+        markdown_table(["", ""], [
+            ["trials", f"{len(completed)} completed, {len(failed)} failed or unfinished "
+                       f"(at most {record['max_trials']})"],
+            ["epochs per trial", epochs],
+            ["objective", f"best `{record['objective']}` of each trial: accuracy on {selection}"],
+            ["data", f"{len(splits.train)} training images from `{splits.source}`"
+             + (f" (`--limit {config['limit']}`)" if config["limit"] else "")],
+            ["searched", "; ".join(_describe(name, spec) for name, spec in record["space"].items()) or "nothing"],
+        ]),
         "",
         "## Top trials",
         "",
     ]
     columns = ["trial", *names, *(["continued_from"] if rows and "continued_from" in rows[0] else []),
-               score, "best_epoch", "epochs_run", "seconds"]
-    lines += [f"| rank | {' | '.join(columns)} |", "|---" * (len(columns) + 1) + "|"]
-    for rank, row in enumerate(completed[:TOP_TRIALS], 1):
-        lines.append(f"| {rank} | " + " | ".join(_cell(row.get(column)) for column in columns) + " |")
+               SCORE, "best_epoch", "epochs_run", "seconds"]
+    top = [[rank, *(_cell(row.get(column)) for column in columns)]
+           for rank, row in enumerate(completed[:TOP_TRIALS], 1)]
+    lines.append(markdown_table(["rank", *columns], top))
     if failed:
         listed = ", ".join(f"{row['trial']} ({row['status']})" for row in failed)
         lines += ["", f"Failed or unfinished: {listed}; their errors are in "

@@ -56,4 +56,5 @@ def eval_dataset(split: Split, batch_size: int, one_hot: int | None = None) -> t
 def _labels(batches: tf.data.Dataset, one_hot: int | None) -> tf.data.Dataset:
     if one_hot is None:
         return batches
-    return batches.map(lambda images, labels: (images, tf.one_hot(labels, one_hot)), num_parallel_calls=tf.data.AUTOTUNE)
+    return batches.map(lambda images, labels: (images, tf.one_hot(labels, one_hot)),
+                       num_parallel_calls=tf.data.AUTOTUNE)

@@ -37,7 +37,8 @@ def read_image_folder(
     channels or size, is an error instead of being skipped or converted.
     """
     if not os.path.exists(data_dir):
-        raise DataError(f"data folder {data_dir} does not exist: point --data-dir at DIR with train/<class>/ and test/<class>/")
+        raise DataError(f"data folder {data_dir} does not exist: point --data-dir at DIR with train/<class>/ and "
+                        "test/<class>/")
     if not os.path.isdir(data_dir):
         raise DataError(f"--data-dir {data_dir} is a file, not a folder of train/<class>/ and test/<class>/ images")
     has_splits = all(os.path.isdir(os.path.join(data_dir, name)) for name in ("train", "test"))
@@ -65,7 +66,8 @@ def read_image_folder(
         )
         raise DataError(f"{data_dir} has no train/ and test/ folders{hint}")
     if skipped and strict:
-        raise DataError(f"{skipped[0]} is not an image file ({EXTENSIONS_TEXT}): remove it, or drop --strict-images to skip it")
+        raise DataError(f"{skipped[0]} is not an image file ({EXTENSIONS_TEXT}): remove it, or drop --strict-images "
+                        "to skip it")
     if limit is not None:
         keep = stratified_subset(train_labels, limit, seed)
         train_paths, train_labels = train_paths[keep], train_labels[keep]
@@ -103,7 +105,8 @@ def list_class_folders(root: str, skipped: list[str] | None = None) -> tuple[np.
         if skipped is not None:
             skipped += [os.path.join(folder, f) for f in files if not is_image_file(f)]
         if not images:
-            raise DataError(f"class folder {folder} is empty (no {EXTENSIONS_TEXT} files): add its images or remove the folder")
+            raise DataError(f"class folder {folder} is empty (no {EXTENSIONS_TEXT} files): add its images or remove "
+                            "the folder")
         paths += [os.path.join(folder, f) for f in images]
         labels += [label] * len(images)
     return np.array(paths), np.array(labels, dtype=np.int32), class_names
@@ -131,7 +134,8 @@ def decode_images(paths: np.ndarray, image_shape: tuple[int, int, int]) -> tuple
     return images, shapes
 
 
-def conversion_notes(paths: np.ndarray, shapes: np.ndarray, image_shape: tuple[int, int, int], strict: bool) -> list[str]:
+def conversion_notes(paths: np.ndarray, shapes: np.ndarray, image_shape: tuple[int, int, int],
+                     strict: bool) -> list[str]:
     """One line each for the images converted to the data set's channels and those resized to its size.
 
     With `strict`, the first such image is an error instead.
@@ -150,7 +154,8 @@ def conversion_notes(paths: np.ndarray, shapes: np.ndarray, image_shape: tuple[i
     notes = []
     if len(converted):
         target = "RGB" if channels == 3 else "grayscale"
-        notes.append(f"converted {_count(len(converted), 'image')} of {len(paths)} to {target}, e.g. {paths[converted[0]]} "
+        notes.append(f"converted {_count(len(converted), 'image')} of {len(paths)} to {target}, "
+                     f"e.g. {paths[converted[0]]} "
                      f"({shapes[converted[0]][2]} channel(s))" + (everything if len(converted) == len(paths) else ""))
     if len(resized):
         notes.append(f"resized {_count(len(resized), 'image')} of {len(paths)} to {height}x{width} (bilinear), e.g. "
@@ -165,7 +170,8 @@ def _first_undecodable(paths: np.ndarray) -> DataError:
         try:
             decode_pixels(tf.io.read_file(path))
         except tf.errors.OpError:
-            return DataError(f"{path} is not a readable image (damaged, or not the format its name says): remove or replace it")
+            return DataError(f"{path} is not a readable image (damaged, or not the format its name says): "
+                             "remove or replace it")
     return DataError(f"could not decode the images of {os.path.dirname(os.path.dirname(paths[0]))}")
 
 

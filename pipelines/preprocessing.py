@@ -102,7 +102,8 @@ class RandomCrop(keras.layers.Layer):
         return (input_shape[0], self.height, self.width, input_shape[3])
 
     def get_config(self):
-        return super().get_config() | {"height": self.height, "width": self.width, "padding": self.padding, "seed": self.seed,
+        return super().get_config() | {"height": self.height, "width": self.width, "padding": self.padding,
+                                       "seed": self.seed,
                                       "padding_mode": self.padding_mode}
 
 
@@ -225,7 +226,8 @@ class ZCAWhitening(keras.layers.Layer):
     def build(self, input_shape):
         dim = int(np.prod(input_shape[1:]))
         mean, matrix = self._initial
-        self.mean = self.add_weight(shape=(dim,), initializer=_constant(mean, np.zeros(dim)), trainable=False, name="mean")
+        self.mean = self.add_weight(shape=(dim,), initializer=_constant(mean, np.zeros(dim)), trainable=False,
+                                    name="mean")
         self.matrix = self.add_weight(
             shape=(dim, dim), initializer=_constant(matrix, np.eye(dim)), trainable=False, name="matrix"
         )
@@ -282,7 +284,8 @@ def mix_batch(images, labels, augment: tuple[str, ...], mixup_alpha: float, cutm
     partner = keras.random.shuffle(ops.arange(batch), seed=seed_generator)
     other_images, other_labels = ops.take(images, partner, axis=0), ops.take(labels, partner, axis=0)
     methods = [name for name in ("mixup", "cutmix") if name in augment]
-    use_cutmix = keras.random.uniform((), seed=seed_generator) < (0.5 if len(methods) == 2 else float(methods == ["cutmix"]))
+    cutmix_share = 0.5 if len(methods) == 2 else float(methods == ["cutmix"])
+    use_cutmix = keras.random.uniform((), seed=seed_generator) < cutmix_share
 
     def mixup():
         weight = keras.random.beta((), mixup_alpha, mixup_alpha, seed=seed_generator)

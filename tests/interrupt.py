@@ -33,7 +33,8 @@ def main() -> int:
     point = parser.add_mutually_exclusive_group(required=True)
     point.add_argument("--kill-after-epoch", type=int, metavar="N", help="SIGKILL once epoch N (from 1) is saved")
     point.add_argument("--kill-after-step", type=int, metavar="N", help="SIGKILL after the N-th training step")
-    point.add_argument("--interrupt-after-step", type=int, metavar="N", help="SIGINT (Ctrl-C) after the N-th training step")
+    point.add_argument("--interrupt-after-step", type=int, metavar="N",
+                       help="SIGINT (Ctrl-C) after the N-th training step")
     point.add_argument("--hold-after-epoch", type=int, metavar="N",
                        help="once epoch N is saved, print 'holding' and wait (a run still at work, its folder locked)")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the arguments of train_keras.py")

@@ -24,7 +24,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from conftest import CIFAR_JPEG, needs_cifar_jpeg, tensorboard_scalars, write_image_folder
+from conftest import CIFAR_JPEG, accuracy_applied_directly, needs_cifar_jpeg, tensorboard_scalars, write_image_folder
 from PIL import Image
 
 import keras_cnn  # noqa: F401  (registers the custom layers: the comparisons below load checkpoints here too)
@@ -73,7 +73,8 @@ def lab_args(data: dict, out: Path) -> list[str]:
 
 def tune_args(data: dict, out: Path) -> list[str]:
     return ["tune", "--variant", "baseline", "--tuner", "random", "--max-trials", "2", "--epochs", "1",
-            "--val-split", "0.25", "--batch-size", "16", "--data-dir", str(data["cifar"]), "--out", str(out), "--verbose", "2"]
+            "--val-split", "0.25", "--batch-size", "16", "--data-dir", str(data["cifar"]), "--out", str(out),
+            "--verbose", "2"]
 
 
 def history_without_timings(run_dir: Path) -> list[dict]:
@@ -82,7 +83,8 @@ def history_without_timings(run_dir: Path) -> list[dict]:
 
 
 def metrics_without_timings(run_dir: Path) -> dict:
-    return {key: value for key, value in json.loads((run_dir / "metrics.json").read_text()).items() if "second" not in key}
+    return {key: value for key, value in json.loads((run_dir / "metrics.json").read_text()).items()
+            if "second" not in key}
 
 
 def trials_without_timings(out: Path) -> list[dict]:
@@ -101,9 +103,10 @@ def tensorboard_without_timings(log_dir: Path) -> dict:
 
 
 def assert_same_run(resumed: Path, uninterrupted: Path) -> None:
-    """Same history, metrics and TensorBoard scalars (timings aside), bit-identical checkpoints, the last epoch's state kept."""
+    """Same history, metrics and TensorBoard scalars (timings aside), bit-identical checkpoints, the last state kept."""
     assert history_without_timings(resumed) == history_without_timings(uninterrupted)
-    assert tensorboard_without_timings(resumed / "tensorboard") == tensorboard_without_timings(uninterrupted / "tensorboard")
+    assert (tensorboard_without_timings(resumed / "tensorboard")
+            == tensorboard_without_timings(uninterrupted / "tensorboard"))
     assert metrics_without_timings(resumed) == metrics_without_timings(uninterrupted)
     checkpoints = sorted(path.name for path in uninterrupted.glob("*.keras"))
     assert checkpoints == sorted(path.name for path in resumed.glob("*.keras")) and "last.keras" in checkpoints
@@ -124,7 +127,8 @@ def data(work) -> dict:
     """A 10-class CIFAR-shaped folder (8 train, 4 test PNGs per class) and an MNIST-shaped one (28x28 grayscale)."""
     return {
         "cifar": write_image_folder(work / "cifar", classes=[f"class{i}" for i in range(10)], train=8, test=4),
-        "mnist": write_image_folder(work / "mnist", classes=[str(i) for i in range(10)], train=8, test=4, shape=(28, 28, 1)),
+        "mnist": write_image_folder(work / "mnist", classes=[str(i) for i in range(10)], train=8, test=4,
+                                    shape=(28, 28, 1)),
     }
 
 
@@ -191,8 +195,9 @@ import numpy as np
 import keras_cnn
 import keras
 checkpoints, images, out = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
-np.savez(out, **{variant: keras.models.load_model(path).predict(np.load(images["mnist" if variant == "lenet5" else "cifar"]),
-                                                               verbose=0) for variant, path in checkpoints.items()})
+inputs = {variant: np.load(images["mnist" if variant == "lenet5" else "cifar"]) for variant in checkpoints}
+np.savez(out, **{variant: keras.models.load_model(path).predict(inputs[variant], verbose=0)
+                 for variant, path in checkpoints.items()})
 """
 
 
@@ -203,7 +208,8 @@ def predictions(work, runs, exports, split_images) -> tuple[dict, dict]:
     images = json.dumps({name: str(path) for name, path in split_images.items()})
     checkpoints = {v: str(run_dir / "last.keras") for v, run_dir in runs.items()}
     served, _ = in_parallel(
-        lambda: run([sys.executable, "-c", SERVE_WITH_TENSORFLOW_ONLY, json.dumps({v: str(p) for v, p in exports.items()}),
+        lambda: run([sys.executable, "-c", SERVE_WITH_TENSORFLOW_ONLY,
+                     json.dumps({v: str(p) for v, p in exports.items()}),
                      images, str(work / "served.npz")], work),
         # From the checkout, as a user who has not installed the package runs Python.
         lambda: run([sys.executable, "-c", LOAD_AFTER_IMPORT_KERAS_CNN, json.dumps(checkpoints), images,
@@ -247,7 +253,8 @@ def test_predict_files_and_a_folder_with_the_exports(work, data, exports, predic
     _, loaded = predictions
     files = sorted((data["cifar"] / "test").glob("*/*.png"))
     text, as_json = in_parallel(
-        lambda: run(CLI + ["predict", "--model", str(exports["bn"]), str(files[0]), str(files[5]), "--top-k", "1"], work),
+        lambda: run(CLI + ["predict", "--model", str(exports["bn"]), str(files[0]), str(files[5]), "--top-k",
+                           "1"], work),
         lambda: run(CLI + ["predict", "--model", str(exports["lenet5"]), str(data["mnist"] / "test"), "--json"], work),
     )
     for line, index in zip(text.stdout.strip().splitlines(), (0, 5), strict=True):
@@ -263,7 +270,8 @@ def test_predict_files_and_a_folder_with_the_exports(work, data, exports, predic
 def test_evaluate_repeats_each_runs_own_accuracy(work, runs):
     checks = {"lenet5": [], "bn": [], "best": ["--checkpoint", "last"]}  # best: its six test views, as in training
     results = in_parallel(*[
-        lambda v=variant: run(CLI + ["evaluate", "--run", str(runs[v]), *checks[v], "--json"], work) for variant in checks
+        lambda v=variant: run(CLI + ["evaluate", "--run", str(runs[v]), *checks[v], "--json"], work)
+        for variant in checks
     ])
     for variant, result in zip(checks, results):
         evaluated = json.loads(result.stdout)
@@ -288,15 +296,18 @@ def test_heatmap_describe_inspect_lr_find_and_compare(work, data, runs):
                            "--steps", "20"], work),
     )
     assert heatmap.stdout.startswith(f"Wrote {out} (") and out.stat().st_size > 0
-    assert all(name in describe.stdout for name in ("conv1", "bn1", "pool3", "fc4", "fc5")) and "1,191,490" in describe.stdout
+    assert all(name in describe.stdout
+               for name in ("conv1", "bn1", "pool3", "fc4", "fc5")) and "1,191,490" in describe.stdout
     grid = Path("runs") / "augmentation-augment.png"  # the default, under the working folder
     assert augmentation.stdout.startswith(f"Wrote {grid}: ") and (work / grid).stat().st_size > 0
 
     # inspect writes into the run's inspect/ folder and says what; lr-find writes beside, never into a run.
     files, folder = inspect.stdout.strip().removeprefix("Wrote ").split(": test accuracy")[0].split(" to ")
-    assert folder == str(runs["bn"] / "inspect") and all((runs["bn"] / "inspect" / name).is_file() for name in files.split(", "))
+    assert folder == str(runs["bn"] / "inspect") and all((runs["bn"] / "inspect" / name).is_file()
+                                                         for name in files.split(", "))
     summary = json.loads((runs["bn"] / "inspect" / "summary.json").read_text())
-    assert summary["test_accuracy"] == pytest.approx(json.loads((runs["bn"] / "metrics.json").read_text())["final_test_accuracy"])
+    metrics = json.loads((runs["bn"] / "metrics.json").read_text())
+    assert summary["test_accuracy"] == pytest.approx(metrics["final_test_accuracy"])
     lr_out = Path("runs") / "lr-find" / "bn"
     assert lr_find.stdout.startswith(f"Wrote lr_find.png, lr_find.csv, lr_find.json to {lr_out}: ")
     assert sorted(os.listdir(work / lr_out)) == ["lr_find.csv", "lr_find.json", "lr_find.png"]
@@ -304,7 +315,8 @@ def test_heatmap_describe_inspect_lr_find_and_compare(work, data, runs):
 
     compare = run(CLI + ["compare", str(work / "lab"), str(work / "runs"), "--out", str(work / "compared")], work)
     report = (work / "compared" / "report.md").read_text()
-    assert compare.stdout.startswith("Wrote ") and all(f"| {v} |" in report for v in LAB_VARIANTS + ("best",) if v != "bn")
+    assert compare.stdout.startswith("Wrote ") and all(f"| {v} |" in report for v in LAB_VARIANTS + ("best",)
+                                                       if v != "bn")
     assert f"| {work / 'lab' / 'bn'} (bn) |" in report and f"| {work / 'runs' / 'bn'} (bn) |" in report  # two bn runs
     assert "../runs/bn/inspect/report.md" in report  # compare links the inspect outputs of the runs that have them
     assert (work / "lab" / "report.md").exists() and (work / "lab" / "test_accuracy.png").exists()
@@ -343,7 +355,8 @@ def test_a_messy_image_folder_is_read_as_keras_reads_it(work):
         lambda: run(train + [str(work / "messy-run")], work),
         lambda: run(train + [str(work / "messy-strict"), "--strict-images"], work, expect=1),
     )
-    assert f"skipped 1 file without an image extension (.bmp/.gif/.jpeg/.jpg/.png), e.g. {root}/train/a/notes.txt" in messy.stdout
+    assert (f"skipped 1 file without an image extension (.bmp/.gif/.jpeg/.jpg/.png), e.g. {root}/train/a/notes.txt"
+            in messy.stdout)
     assert "converted 1 image of 14 to RGB" in messy.stdout and "resized 1 image of 14 to 32x32" in messy.stdout
     assert strict.stderr.strip().splitlines() == [
         f"error: {root}/train/a/notes.txt is not an image file (.bmp/.gif/.jpeg/.jpg/.png): remove it, or drop "
@@ -365,7 +378,8 @@ def test_a_finished_run_trained_on_is_exactly_the_longer_run(work, data, runs):
     assert "2 done, going on from epoch 3" in result.stdout
     assert_same_run(extended / "bn", runs["bn"])
     record = json.loads((extended / "bn" / "config.json").read_text())
-    assert record["config"]["epochs"] == 3 and [(e["from_epochs"], e["to_epochs"]) for e in record["extended"]] == [(2, 3)]
+    assert record["config"]["epochs"] == 3 and [(e["from_epochs"], e["to_epochs"])
+                                                for e in record["extended"]] == [(2, 3)]
 
     refused = run(CLI + train_args("best", data, extended / "best"), work, expect=1)
     assert refused.stderr.strip().splitlines() == [
@@ -386,7 +400,8 @@ def test_interrupted_runs_resume_to_exactly_the_uninterrupted_ones(work, data, r
             INTERRUPT + point + ["--"] + train_args(variant, data, folder / name), work, expect=code)
         for name, (point, variant, code) in interrupted.items()
     ])
-    assert stopped[2].stderr.strip().splitlines()[-1] == "interrupted: rerun the same command to resume from the last finished epoch"
+    interrupted_line = "interrupted: rerun the same command to resume from the last finished epoch"
+    assert stopped[2].stderr.strip().splitlines()[-1] == interrupted_line
     assert not any((folder / name / "metrics.json").exists() for name in interrupted)
     resumed = in_parallel(*[lambda name=name, variant=variant: run(CLI + train_args(variant, data, folder / name), work)
                             for name, (_, variant, _) in interrupted.items()])
@@ -403,23 +418,41 @@ def test_an_interrupted_lab_and_search_resume_exactly(work, data, runs, tuned):
     in_parallel(lambda: run(INTERRUPT + ["--kill-after-step", "13", "--"] + lab_args(data, lab), work, expect=-9),
                 lambda: run(INTERRUPT + ["--kill-after-step", "7", "--"] + tune_args(data, search), work, expect=-9))
     assert (lab / "baseline" / "metrics.json").exists() and not (lab / "norm" / "metrics.json").exists()
-    rerun_lab, _ = in_parallel(lambda: run(CLI + lab_args(data, lab), work), lambda: run(CLI + tune_args(data, search), work))
+    rerun_lab, _ = in_parallel(lambda: run(CLI + lab_args(data, lab), work),
+                               lambda: run(CLI + tune_args(data, search), work))
     assert "Lab done (2 finished, 1 resumed, 4 trained)" in rerun_lab.stdout
     for variant in LAB_VARIANTS:
         assert_same_run(lab / variant, work / "lab" / variant)
     assert trials_without_timings(search) == trials_without_timings(tuned)
     for trial in ("0", "1"):  # the interrupted trial's logs started over with it
         logs = search / "tensorboard" / trial / "execution0"
-        assert tensorboard_without_timings(logs) == tensorboard_without_timings(tuned / "tensorboard" / trial / "execution0")
+        uninterrupted = tuned / "tensorboard" / trial / "execution0"
+        assert tensorboard_without_timings(logs) == tensorboard_without_timings(uninterrupted)
 
 
 @needs_cifar_jpeg
-def test_the_real_cifar10_copy_trains_exports_and_predicts(work):
+def test_the_real_cifar10_copy_trains_exports_predicts_and_evaluates_alike(work):
     run_dir = work / "real" / "bn-real"
     run(CLI + ["train", "--variant", "bn", "--data-dir", str(CIFAR_JPEG), "--limit", "500", "--epochs", "1",
                "--run-dir", str(run_dir), "--export"], work)
     export_dir = work / "saved_models" / "bn-real"  # --export's default folder, under the working folder
-    results = json.loads(run(CLI + ["predict", "--model", str(export_dir), str(CIFAR_JPEG / "test" / "cat"), "--json"],
-                             work).stdout)["results"]
+    cats = CIFAR_JPEG / "test" / "cat"
+    predicted, evaluated = in_parallel(
+        lambda: json.loads(run(CLI + ["predict", "--model", str(export_dir), str(cats), "--json"], work).stdout),
+        lambda: json.loads(run(CLI + ["evaluate", "--run", str(run_dir), "--json"], work).stdout),
+    )
+    # evaluate's accuracy is the run's own, and that of last.keras applied here to the run's 500 test images.
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert evaluated["test_images"] == 500
+    assert evaluated["test_accuracy"] == pytest.approx(metrics["final_test_accuracy"], abs=1e-6)
+    assert evaluated["test_accuracy"] == pytest.approx(accuracy_applied_directly(run_dir), abs=1e-6)
+    # predict's answer for each of the 1,000 cat pictures (the SavedModel on its decoding) is last.keras's on
+    # the pixels Pillow decodes.
+    top = {result["file"]: result["predictions"][0] for result in predicted["results"]}
+    files = sorted(str(path) for path in cats.iterdir())
+    assert sorted(top) == files and len(files) == 1000
+    images = np.stack([np.asarray(Image.open(file).convert("RGB")) for file in files])
+    expected = keras.saving.load_model(run_dir / "last.keras").predict(images, batch_size=250, verbose=0)
     class_names = json.loads((export_dir / "model_info.json").read_text())["class_names"]
-    assert len(results) == 1000 and all(result["predictions"][0]["class"] in class_names for result in results)
+    assert [top[file]["class"] for file in files] == [class_names[index] for index in expected.argmax(axis=1)]
+    assert [top[file]["probability"] for file in files] == pytest.approx(expected.max(axis=1).tolist(), abs=1e-4)

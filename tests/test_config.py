@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import write_images
+from conftest import accuracy_applied_directly, write_images
 
 from keras_cnn import VARIANTS, ConfigError, DataError, TrainConfig, resolve_config, train
 
@@ -83,7 +83,8 @@ SMALLEST = dict(
     momentum=0.0, weight_decay=0.0, label_smoothing=0.0, sam_rho=0.0, lr_decay=1e-3, lr_step_epochs=1, warmup_epochs=0,
 )
 CHOICES = {"variant", "dataset", "arch", "data_dir", "strict_images", "normalization", "whitening", "augment",
-           "crop_padding_mode", "init", "batch_norm", "optimizer", "nesterov", "schedule", "tta", "eval_train", "eval_at_start",
+           "crop_padding_mode", "init", "batch_norm", "optimizer", "nesterov", "schedule", "tta", "eval_train",
+           "eval_at_start",
            "mixed_precision", "jit_compile", "strategy"}
 
 
@@ -96,23 +97,28 @@ def test_the_smallest_valid_values_train_under_every_schedule(cifar_like_folder,
     smallest = {name: SMALLEST[name] for name in SMALLEST if name not in ("test_fraction", "val_split", "zca_epsilon",
                                                                            "warmup_epochs")}
     # Every augmentation at its smallest, BN, test-time views and the training-split evaluation too.
-    result = train("baseline", data_dir=str(cifar_like_folder), schedule=schedule, batch_norm=True, tta="flip-translate",
+    result = train("baseline", data_dir=str(cifar_like_folder), schedule=schedule, batch_norm=True,
+                   tta="flip-translate",
                    augment="color,pad-crop32,flip,cutout,mixup,cutmix", eval_train=True, run_dir=str(tmp_path / "r"),
                    verbose=0, **smallest)
-    assert result.metrics["epochs"] == 1 and result.metrics["final_test_accuracy"] is not None
-    assert len(result.history.history["loss"]) == 1
+    assert result.metrics["epochs"] == 1 and len(result.history.history["loss"]) == 1
+    # The six test-time views of last.keras, applied directly, give the run's own test score.
+    assert result.metrics["final_test_accuracy"] == pytest.approx(accuracy_applied_directly(result.run_dir), abs=1e-6)
 
 
 def test_the_smallest_held_out_shares_and_zca_epsilon_train(tmp_path):
     flat = tmp_path / "digits"  # class folders without train/ and test/: --test-fraction splits them
     for digit in range(10):
         write_images(flat / str(digit), 4, shape=(28, 28, 1), seed=digit)
-    result = train("lenet5", data_dir=str(flat), test_fraction=SMALLEST["test_fraction"], val_split=SMALLEST["val_split"],
+    result = train("lenet5", data_dir=str(flat), test_fraction=SMALLEST["test_fraction"],
+                   val_split=SMALLEST["val_split"],
                    whitening="zca", zca_epsilon=SMALLEST["zca_epsilon"], limit=20, epochs=1, batch_size=1,
                    run_dir=str(tmp_path / "r"), verbose=0)
-    assert (result.metrics["epochs"], json.loads((tmp_path / "r" / "config.json").read_text())["data"]["val_images"]) == (1, 10)
+    assert (result.metrics["epochs"],
+            json.loads((tmp_path / "r" / "config.json").read_text())["data"]["val_images"]) == (1, 10)
     with pytest.raises(DataError, match="--val-split 0.01 holds out every training image of 10 class"):
-        train("lenet5", data_dir=str(flat), test_fraction=0.01, val_split=0.01, limit=10, epochs=1, run_dir=str(tmp_path / "s"))
+        train("lenet5", data_dir=str(flat), test_fraction=0.01, val_split=0.01, limit=10, epochs=1,
+              run_dir=str(tmp_path / "s"))
 
 
 def test_the_default_warmup_fits_a_short_run():

@@ -1,4 +1,4 @@
-"""The README and docs/: every relative link and image resolves, every anchor names a heading, the README stays short."""
+"""The README and docs/: every relative link and image resolves, every anchor names a heading, the README is short."""
 
 import json
 import re

@@ -16,7 +16,8 @@ def flip_run(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("evaluate")
     data = write_image_folder(root / "data", classes=[f"class{i}" for i in range(10)], train=8, test=4)
-    _, run_dir = train("bn", data_dir=str(data), epochs=1, batch_size=16, verbose=0, tta="flip", run_dir=str(root / "run"))
+    _, run_dir = train("bn", data_dir=str(data), epochs=1, batch_size=16, verbose=0, tta="flip",
+                       run_dir=str(root / "run"))
     return Path(run_dir), json.loads((Path(run_dir) / "metrics.json").read_text())
 
 
@@ -37,7 +38,8 @@ def test_evaluate_prints_one_line_or_json(flip_run, capsys):
     run_dir, metrics = flip_run
     assert train_keras.main(["evaluate", "--run", str(run_dir), "--checkpoint", "last"]) == 0
     line = capsys.readouterr().out.strip()
-    assert line.startswith(f"Test accuracy {metrics['final_test_accuracy']:.2%}") and "flip" in line and "\n" not in line
+    assert line.startswith(f"Test accuracy {metrics['final_test_accuracy']:.2%}")
+    assert "flip" in line and "\n" not in line
     assert train_keras.main(["evaluate", "--run", str(run_dir), "--tta", "none", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["checkpoint"] == "last" and result["tta"] == "none"
@@ -46,8 +48,10 @@ def test_evaluate_prints_one_line_or_json(flip_run, capsys):
 @pytest.mark.parametrize("case", ["no run", "unknown tta"])
 def test_evaluate_errors_are_one_line(flip_run, tmp_path, capsys, case):
     run_dir, _ = flip_run
-    args = {"no run": ["--run", str(tmp_path / "missing")], "unknown tta": ["--run", str(run_dir), "--tta", "rotate"]}[case]
+    args = {"no run": ["--run", str(tmp_path / "missing")],
+            "unknown tta": ["--run", str(run_dir), "--tta", "rotate"]}[case]
     assert train_keras.main(["evaluate", *args]) == 1
     error = capsys.readouterr().err.strip()
-    message = {"no run": "does not exist", "unknown tta": "tta 'rotate' is unknown: use none, flip, flip-translate"}[case]
+    message = {"no run": "does not exist",
+               "unknown tta": "tta 'rotate' is unknown: use none, flip, flip-translate"}[case]
     assert error.startswith("error: ") and message in error and "\n" not in error

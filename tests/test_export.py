@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -53,10 +54,11 @@ with open(out_dir + "/client.json", "w") as f:
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """A one-epoch `bn` run (normalization, crop, flip, dropout, BN: every layer that differs in training) and its export."""
+    """A one-epoch `bn` run (normalization, crop, flip, dropout, BN: the layers that differ in training), exported."""
     root = tmp_path_factory.mktemp("export")
     data = write_image_folder(root / "data", classes=[f"class{i}" for i in range(10)], train=8, test=4)
-    _, run_dir = train("bn", data_dir=str(data), epochs=1, batch_size=16, verbose=0, run_dir=str(root / "runs" / "tiny"))
+    _, run_dir = train("bn", data_dir=str(data), epochs=1, batch_size=16, verbose=0,
+                       run_dir=str(root / "runs" / "tiny"))
     export_dir = root / "saved_models" / "tiny"
     export_run(run_dir, to=str(export_dir), tflite=True, verbose=False)
     return Path(run_dir), export_dir, data
@@ -93,7 +95,8 @@ def test_saved_model_cli_shows_a_uint8_serving_default_signature(exported):
     _, export_dir, _ = exported
     script = Path(sys.executable).with_name("saved_model_cli")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
-    done = subprocess.run([*command, "show", "--dir", str(export_dir), "--all"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([*command, "show", "--dir", str(export_dir), "--all"], capture_output=True, text=True,
+                          timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     serving = done.stdout.split("signature_def['serving_default']:")[1].split("signature_def[")[0]
     assert "inputs['pixels']" in serving and "DT_UINT8" in serving and "(-1, 32, 32, 3)" in serving
@@ -124,7 +127,8 @@ def test_an_existing_export_is_replaced_only_with_overwrite(exported, tmp_path):
     assert train_keras.main(["export", "--run", str(run_dir), "--to", str(target), "--checkpoint", "last"]) == 1
     assert (target / "model_info.json").read_text() == before
 
-    assert train_keras.main(["export", "--run", str(run_dir), "--to", str(target), "--checkpoint", "last", "--overwrite"]) == 0
+    assert train_keras.main(["export", "--run", str(run_dir), "--to", str(target), "--checkpoint", "last",
+                             "--overwrite"]) == 0
     assert json.loads((target / "model_info.json").read_text())["source"]["checkpoint"] == "last.keras"
     assert sorted(p.name for p in target.parent.iterdir()) == ["model"]
 
@@ -170,6 +174,21 @@ def test_export_errors_are_one_line(exported, tmp_path, capsys, case):
         assert [p.name for p in target.iterdir()] == ["notes.txt"]
 
 
+@pytest.mark.parametrize("command", ["export", "evaluate"])
+@pytest.mark.parametrize("damage", ["truncated", "not a .keras file"])
+def test_a_checkpoint_that_is_there_but_unreadable_is_called_so(exported, tmp_path, capsys, command, damage):
+    run_dir, _, _ = exported
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    checkpoint = copy / "last.keras"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000] if damage == "truncated" else b"{}")
+    args = ["--run", str(copy), *(["--to", str(tmp_path / "out")] if command == "export" else [])]
+    assert train_keras.main([command, *args]) == 1
+    assert capsys.readouterr().err == (
+        f"error: cannot load {checkpoint}: the file is unreadable (truncated, or not a .keras file)\n"
+    )
+
+
 def test_export_without_a_checkpoint_names_it(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
@@ -181,7 +200,8 @@ def test_export_without_a_checkpoint_names_it(tmp_path):
 def test_train_with_export_writes_saved_models_run_name(tmp_path, monkeypatch, capsys):
     data = write_image_folder(tmp_path / "data", classes=("cat", "dog", "ship"), train=4, test=2)
     monkeypatch.chdir(tmp_path)
-    argv = ["train", "--variant", "baseline", "--data-dir", str(data), "--epochs", "1", "--batch-size", "16", "--verbose", "2"]
+    argv = ["train", "--variant", "baseline", "--data-dir", str(data), "--epochs", "1", "--batch-size", "16",
+            "--verbose", "2"]
     assert train_keras.main([*argv, "--run-dir", "runs/first", "--export"]) == 0
     info = json.loads((tmp_path / "saved_models" / "first" / "model_info.json").read_text())
     assert info["class_names"] == ["cat", "dog", "ship"] and info["source"]["checkpoint"] == "last.keras"

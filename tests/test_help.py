@@ -52,7 +52,8 @@ def test_version():
 
 
 def test_building_the_parser_imports_neither_tensorflow_nor_keras():
-    code = "import sys, train_keras; train_keras.build_parser(); print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    code = ("import sys, train_keras; train_keras.build_parser(); "
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert result.stdout == "False False\n", result.stderr
 

@@ -1,4 +1,4 @@
-"""One writer per folder, and a refused write said in one line, losing nothing: each as a user meets it, in subprocesses."""
+"""One writer per folder, and a refused write said in one line, losing nothing: as a user meets each (subprocesses)."""
 
 import csv
 import os
@@ -55,7 +55,8 @@ def history_epochs(run_dir: Path) -> list[int]:
 
 def holding(command: list[str]) -> subprocess.Popen:
     """Start `command` and return once it has saved epoch 1 and holds its folder (tests/interrupt.py)."""
-    process = subprocess.Popen([sys.executable, str(HELPERS / "interrupt.py"), "--hold-after-epoch", "1", "--", *command],
+    process = subprocess.Popen([sys.executable, str(HELPERS / "interrupt.py"), "--hold-after-epoch", "1",
+                                "--", *command],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     for line in process.stdout:
         if line.strip() == "holding":
@@ -119,7 +120,8 @@ def test_a_refused_write_ends_in_one_line_and_the_rerun_resumes(data, tmp_path, 
     assert not list(run_dir.rglob(".tmp-*")), "a failed write leaves no temporary file behind"
 
     rerun = run([*CLI, *train_args(data, run_dir)], expect=0)
-    assert ("all 3 done, writing the run's last files" if resumed == 4 else f"going on from epoch {epoch}") in rerun.stdout
+    assert ("all 3 done, writing the run's last files" if resumed == 4
+            else f"going on from epoch {epoch}") in rerun.stdout
     assert history_epochs(run_dir) == [1, 2, 3]
     assert (run_dir / "metrics.json").is_file()
     assert [path.name for path in (run_dir / "backup").iterdir()] == ["epoch-0003"]

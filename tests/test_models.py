@@ -14,7 +14,8 @@ LENET5_WEIGHTS = {"conv1": 156, "conv2": 2_416, "fc1": 48_120, "fc2": 10_164, "f
 
 
 def trainable_counts(model) -> dict:
-    return {layer.name: sum(int(np.prod(w.shape)) for w in layer.trainable_weights) for layer in model.layers if layer.trainable_weights}
+    return {layer.name: sum(int(np.prod(w.shape)) for w in layer.trainable_weights) for layer in model.layers
+            if layer.trainable_weights}
 
 
 def test_cifar_network_has_the_labs_weight_counts_per_layer():
@@ -66,7 +67,8 @@ def test_ceil_mode_pool_keeps_the_last_odd_row_and_column():
 
 def test_variants_are_cumulative_in_the_labs_order():
     settings = {name: resolve_config(name) for name in ["baseline", "norm", "augment", "momentum", "dropout", "bn"]}
-    assert settings["baseline"].normalization == "none" and settings["baseline"].momentum == 0 and settings["baseline"].lr == 0.1
+    baseline = settings["baseline"]
+    assert baseline.normalization == "none" and baseline.momentum == 0 and baseline.lr == 0.1
     assert settings["norm"].normalization == "train"
     assert settings["augment"].augment == ("crop28", "flip") and settings["augment"].normalization == "train"
     assert (settings["momentum"].momentum, settings["momentum"].lr_decay) == (0.9, 0.95)
@@ -78,7 +80,10 @@ def test_variants_are_cumulative_in_the_labs_order():
 
 def test_best_variant_keeps_the_bn_network_and_its_weights():
     best, bn = build_model("best"), build_model("bn")
-    layer_kinds = lambda model: [type(layer).__name__ for layer in model.layers if layer.trainable_weights]  # noqa: E731
+
+    def layer_kinds(model):
+        return [type(layer).__name__ for layer in model.layers if layer.trainable_weights]
+
     assert layer_kinds(best) == layer_kinds(bn)
     assert trainable_counts(best) == trainable_counts(bn)
     assert {name: count for name, count in trainable_counts(best).items() if name in CIFAR_WEIGHTS} == CIFAR_WEIGHTS

@@ -1,4 +1,4 @@
-"""notebooks/lab.ipynb runs top to bottom on a fresh kernel (tiny generated data, 1-2 epochs) and is stored without outputs."""
+"""notebooks/lab.ipynb runs top to bottom on a fresh kernel (tiny generated data, 1-2 epochs), saved without outputs."""
 
 from pathlib import Path
 
@@ -31,16 +31,19 @@ def test_notebook_runs_the_lab_top_to_bottom_on_a_fresh_kernel(cifar_like_folder
     ))
 
     # The kernel starts in the notebook's folder, as Jupyter starts it; "python3" is the kernel of this Python.
-    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
 
     outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
     assert not [output for output in outputs if output.output_type == "error"]
-    markdown = "\n".join(output.data["text/markdown"] for output in outputs if "text/markdown" in output.get("data", {}))
+    markdown = "\n".join(output.data["text/markdown"] for output in outputs
+                         if "text/markdown" in output.get("data", {}))
     images = [output for output in outputs if "image/png" in output.get("data", {})]
     assert "Comparison of 7 runs" in markdown and "| bn |" in markdown  # the report, shown inline
     assert markdown.count("Total: ") == 3  # the describe tables of lenet5, baseline and bn
     assert "**bn** changes `batch_norm=True`" in markdown
-    assert len(images) == 7 + len(CHARTS)  # each step's curves, then the report's charts (2 epochs: a learning rate that changes)
+    # each step's curves, then the report's charts (2 epochs: a learning rate that changes)
+    assert len(images) == 7 + len(CHARTS)
     assert all((out / name).is_file() for name in ("report.md", *CHARTS))
     assert sorted(path.name for path in out.iterdir() if path.is_dir()) == sorted(
         ["lenet5", "baseline", "norm", "augment", "momentum", "dropout", "bn"])

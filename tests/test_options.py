@@ -7,6 +7,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from conftest import accuracy_applied_directly
 
 from keras_cnn import ConfigError, resolve_config, train
 from keras_cnn.models import LabSequential, build_model
@@ -111,7 +112,8 @@ def test_mixup_labels_sum_to_one_and_images_are_mixtures(images):
     mixed, soft = mix_batch(images, labels, ("mixup",), 1.0, 1.0, keras.random.SeedGenerator(9))
     mixed, soft = np.asarray(mixed), np.asarray(soft)
     assert mixed.dtype == np.uint8 and np.allclose(soft.sum(axis=1), 1.0, atol=1e-6)
-    weight = soft[np.arange(64), np.arange(64)].min()  # one weight per batch: the own class's, where the partner differs
+    # one weight per batch: the own class's, where the partner differs
+    weight = soft[np.arange(64), np.arange(64)].min()
     assert 0.2 < weight < 0.8  # (this seed's draw: both images visibly present)
     for i in range(64):
         others = soft[i].copy()
@@ -193,7 +195,8 @@ def test_sam_steps_with_the_gradient_at_the_weights_moved_uphill_and_updates_bn_
     rho, lr = 0.5, 0.1
     config = resolve_config("bn", normalization="none", augment="none", dropout=0.0, momentum=0.0, lr=lr, sam_rho=rho)
     sam = compiled_model(config, None, 10)
-    plain = compiled_model(resolve_config("bn", normalization="none", augment="none", dropout=0.0, momentum=0.0, lr=lr), None, 10)
+    plain = compiled_model(resolve_config("bn", normalization="none", augment="none", dropout=0.0, momentum=0.0,
+                                          lr=lr), None, 10)
     plain.set_weights(sam.get_weights())
     start = [w.numpy() for w in sam.trainable_variables]
     reference = build_model(resolve_config("bn", normalization="none", augment="none", dropout=0.0))
@@ -226,8 +229,10 @@ def test_sam_steps_with_the_gradient_at_the_weights_moved_uphill_and_updates_bn_
     assert not np.allclose(sam.get_layer("fc5").kernel.numpy(), plain.get_layer("fc5").kernel.numpy(), atol=1e-5)
     # Batch-norm statistics: updated by the first pass only, exactly as by a plain step.
     for name in ("bn1", "bn2", "bn3"):
-        assert np.allclose(sam.get_layer(name).moving_mean.numpy(), plain.get_layer(name).moving_mean.numpy(), atol=1e-6)
-        assert np.allclose(sam.get_layer(name).moving_variance.numpy(), plain.get_layer(name).moving_variance.numpy(), atol=1e-5)
+        assert np.allclose(sam.get_layer(name).moving_mean.numpy(),
+                           plain.get_layer(name).moving_mean.numpy(), atol=1e-6)
+        assert np.allclose(sam.get_layer(name).moving_variance.numpy(),
+                           plain.get_layer(name).moving_variance.numpy(), atol=1e-5)
     sam.save(tmp_path / "sam.keras")
     assert keras.saving.load_model(tmp_path / "sam.keras").sam_rho == rho
 
@@ -253,8 +258,8 @@ def test_sam_run_end_to_end_with_mixup_and_mixed_precision(cifar_like_folder, tm
     _, run_dir = train("best", data_dir=str(cifar_like_folder), epochs=1, batch_size=16, verbose=0, sam_rho=0.05,
                        augment="pad-crop32,flip,mixup", mixed_precision=True, run_dir=str(tmp_path / "r"))
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
-    assert np.isfinite(metrics["final_test_loss"]) and 0 <= metrics["final_test_accuracy"] <= 1
-    assert json.loads((Path(run_dir) / "config.json").read_text())["config"]["sam_rho"] == 0.05
+    # The run's own test score is its last.keras (bfloat16 compute, SAM-trained weights) applied to the test images.
+    assert metrics["final_test_accuracy"] == pytest.approx(accuracy_applied_directly(run_dir), abs=1e-6)
 
 
 def test_schedules_give_the_expected_rates():
@@ -262,7 +267,8 @@ def test_schedules_give_the_expected_rates():
     cosine = learning_rate_schedule(resolve_config("bn", schedule="cosine", lr=0.1, epochs=10), steps)
     assert float(cosine(0)) == pytest.approx(0.1) and float(cosine(500)) == pytest.approx(0.05, abs=1e-6)
     assert float(cosine(1000)) == pytest.approx(0.0, abs=1e-7)
-    warm = learning_rate_schedule(resolve_config("bn", schedule="warmup-cosine", lr=0.1, epochs=10, warmup_epochs=2), steps)
+    warm = learning_rate_schedule(resolve_config("bn", schedule="warmup-cosine", lr=0.1, epochs=10,
+                                                 warmup_epochs=2), steps)
     assert float(warm(0)) == 0 and float(warm(100)) == pytest.approx(0.05) and float(warm(200)) == pytest.approx(0.1)
     cycle = learning_rate_schedule(resolve_config("bn", schedule="onecycle", lr=0.1, epochs=10), steps)
     assert float(cycle(0)) == pytest.approx(0.004) and float(cycle(300)) == pytest.approx(0.1)
@@ -274,7 +280,8 @@ def test_schedules_give_the_expected_rates():
 
 @pytest.mark.parametrize("name, cls", [("sgd", "SGD"), ("adam", "Adam"), ("adamw", "AdamW"), ("rmsprop", "RMSprop")])
 def test_optimizers(name, cls):
-    optimizer = make_optimizer(resolve_config("bn", optimizer=name, weight_decay=5e-4, momentum=0.9 if name != "adam" else 0.0), 10)
+    optimizer = make_optimizer(resolve_config("bn", optimizer=name, weight_decay=5e-4, momentum=0.9 if name != "adam"
+                                              else 0.0), 10)
     assert type(optimizer).__name__ == cls and optimizer.weight_decay == pytest.approx(5e-4)
 
 
@@ -313,10 +320,9 @@ def test_soft_label_run_end_to_end(cifar_like_folder, tmp_path):
                        optimizer="adamw", weight_decay=1e-4, lr=1e-3, schedule="onecycle", run_dir=str(tmp_path / "r"))
     rows = (Path(run_dir) / "history.csv").read_text().splitlines()
     assert len(rows) == 3
-    record = json.loads((Path(run_dir) / "config.json").read_text())
-    assert record["config"]["augment"] == ["pad-crop32", "flip", "cutout", "mixup", "cutmix", "color"]
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
-    assert 0 <= metrics["final_test_accuracy"] <= 1
+    # Scored on hard labels, as the model applied directly scores it, though it trained on mixed, smoothed ones.
+    assert metrics["final_test_accuracy"] == pytest.approx(accuracy_applied_directly(run_dir), abs=1e-6)
     rates = [float(line.split(",")[1]) for line in rows[1:]]
     assert rates[0] == pytest.approx(1e-3 / 25, rel=1e-3) and rates[1] > rates[0]  # onecycle ramps up, logged per epoch
 
@@ -353,12 +359,15 @@ def test_zca_run_end_to_end_whitens_with_the_training_split_statistics(cifar_lik
     saved = keras.saving.load_model(Path(run_dir) / "last.keras")
     (whitening,) = [layer for layer in saved.layers if isinstance(layer, ZCAWhitening)]
     # The checkpoint whitens with the training split's mean and matrix, not the test split's.
-    assert np.allclose(whitening.mean.numpy(), mean, atol=1e-5) and np.allclose(whitening.matrix.numpy(), matrix, atol=1e-4)
+    assert np.allclose(whitening.mean.numpy(), mean, atol=1e-5)
+    assert np.allclose(whitening.matrix.numpy(), matrix, atol=1e-4)
     _, test_matrix = zca_whitening(splits.test.images, config.zca_epsilon, normalization_stats(config, splits))
     assert not np.allclose(test_matrix, matrix, atol=1e-2)
 
 
-def test_export_of_a_run_with_zca_and_every_augmentation_takes_pixels_and_predicts_like_keras(cifar_like_folder, tmp_path):
+def test_export_of_a_run_with_zca_and_every_augmentation_takes_pixels_and_predicts_like_keras(
+    cifar_like_folder, tmp_path
+):
     import tensorflow as tf
 
     from keras_cnn.export import export_run
@@ -395,6 +404,7 @@ def test_export_of_a_run_with_test_time_translation_serves_all_six_views(cifar_l
     interpreter.set_tensor(interpreter.get_input_details()[0]["index"], pixels)
     interpreter.invoke()
     assert np.allclose(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]), expected, atol=1e-5)
-    two_views = keras.saving.load_model(Path(run_dir) / "last.keras")  # a fresh one: predict() keeps its traced function
+    # a fresh one: predict() keeps its traced function
+    two_views = keras.saving.load_model(Path(run_dir) / "last.keras")
     two_views.tta = "flip"
     assert not np.allclose(two_views.predict(pixels, verbose=0), expected, atol=1e-5)  # the shifted views count

@@ -19,7 +19,8 @@ def crop_offsets(images, crops):
     """(top, left) of each crop in its image; fails if a crop is no window of its image."""
     offsets = []
     for image, crop in zip(images, crops):
-        found = [(t, left) for t in range(5) for left in range(5) if np.array_equal(image[t : t + 28, left : left + 28], crop)]
+        found = [(t, left) for t in range(5) for left in range(5)
+                 if np.array_equal(image[t : t + 28, left : left + 28], crop)]
         assert len(found) == 1, "a crop must be exactly one 28x28 window of its image"
         offsets.append(found[0])
     return offsets
@@ -69,8 +70,10 @@ def test_augment_model_sees_random_crops_and_flips_in_training_and_the_center_at
 
     assert np.allclose(run(images, False), images[:, 2:30, 2:30] / 255.0, atol=1e-6)
     train_out = np.rint(run(images, True) * 255).astype(np.uint8)
-    unflipped = [crop if any(np.array_equal(image[t : t + 28, left : left + 28], crop) for t in range(5) for left in range(5)) else crop[:, ::-1]
-                 for image, crop in zip(images, train_out)]
+    def is_a_crop_of(crop, image):
+        return any(np.array_equal(image[t : t + 28, left : left + 28], crop) for t in range(5) for left in range(5))
+
+    unflipped = [crop if is_a_crop_of(crop, image) else crop[:, ::-1] for image, crop in zip(images, train_out)]
     offsets = crop_offsets(images, unflipped)
     assert len(set(offsets)) > 10
 

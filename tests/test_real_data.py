@@ -1,9 +1,12 @@
-"""End-to-end runs on the real data in ../shared/data (skipped when it is absent)."""
+"""End-to-end runs on the real data in ../shared/data (skipped when it is absent), accuracy floors included.
+
+The two accuracy tests are part of the default run: about 10 s (LeNet5 on the MNIST sample) and 50 s (bn on
+5,000 CIFAR-10 images) on 2 CPU cores shared with two trainings (2026-12-05).
+"""
 
 import json
 from pathlib import Path
 
-import pytest
 from conftest import CIFAR_JPEG, MNIST_SAMPLE, needs_cifar_jpeg, needs_mnist_sample
 
 from keras_cnn import train
@@ -38,18 +41,19 @@ def test_lenet5_one_epoch_on_the_mnist_sample(tmp_path):
     assert "final_test_top5_accuracy" in metrics
 
 
-@pytest.mark.slow
 @needs_mnist_sample
 def test_lenet5_reaches_92_percent_in_5_epochs_on_the_mnist_sample(tmp_path):
     # 5 epochs of the sample's 8,000 training digits are 315 steps: 93.35% measured with the lab's
-    # initialization (94.95% with Keras' Glorot). The lab's 98.5% comes from the full 60,000
-    # (2,345 steps), which are not here.
+    # initialization (94.00% on 2026-12-05; 94.95% with Keras' Glorot). The lab's 98.5% comes from the full
+    # 60,000 (2,345 steps), which are not here. About 10 s.
     _, run_dir = train("lenet5", data_dir=str(MNIST_SAMPLE), test_fraction=0.2, run_dir=str(tmp_path / "l"), verbose=0)
     assert json.loads((Path(run_dir) / "metrics.json").read_text())["final_test_accuracy"] >= 0.92
 
 
-@pytest.mark.slow
 @needs_cifar_jpeg
-def test_bn_learns_in_two_epochs_on_full_cifar10_jpeg(tmp_path):
-    _, run_dir = train("bn", data_dir=str(CIFAR_JPEG), epochs=2, run_dir=str(tmp_path / "bn"), verbose=0)
-    assert json.loads((Path(run_dir) / "metrics.json").read_text())["final_test_accuracy"] >= 0.55
+def test_bn_learns_in_two_epochs_on_5000_cifar10_jpeg_images(tmp_path):
+    # 2 epochs of 5,000 training images (80 steps), scored on 5,000 test images: 36.62% measured (40.32% with
+    # --seed 1), three times chance at the floor; about 50 s. Two epochs of all 50,000 images (the floor was 55%
+    # there) take ten times as long, too long for every CI run.
+    _, run_dir = train("bn", data_dir=str(CIFAR_JPEG), limit=5000, epochs=2, run_dir=str(tmp_path / "bn"), verbose=0)
+    assert json.loads((Path(run_dir) / "metrics.json").read_text())["final_test_accuracy"] >= 0.30

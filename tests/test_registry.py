@@ -40,7 +40,8 @@ def test_every_custom_keras_class_is_registered_by_a_module_the_registry_imports
     assert {"RandomCrop", "FusedBatchNormalization", "OneCycle", "LabSequential"} <= {cls.__name__ for cls in classes}
     for cls in classes:
         assert keras.saving.get_registered_name(cls) == f"{registry.PACKAGE}>{cls.__name__}", cls
-        assert cls.__module__ in registry.MODULES, f"{cls.__module__} defines {cls.__name__}: add it to registry.MODULES"
+        assert cls.__module__ in registry.MODULES, (
+            f"{cls.__module__} defines {cls.__name__}: add it to registry.MODULES")
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,8 @@ import numpy as np
 folder = {folder!r}
 for name in ("all", "old"):
     model = keras.saving.load_model(folder + "/" + name + ".keras")
-    difference = np.abs(model.predict(np.load(folder + "/images.npy"), verbose=0) - np.load(folder + "/expected.npy")).max()
+    predicted = model.predict(np.load(folder + "/images.npy"), verbose=0)
+    difference = np.abs(predicted - np.load(folder + "/expected.npy")).max()
     print(name, type(model).__name__, difference)
     assert difference < 1e-6, difference
 """
@@ -85,11 +87,13 @@ def test_a_checkpoint_loads_in_a_fresh_process_after_import_keras_cnn(checkpoint
     script = imports + LOAD_AND_COMPARE.format(folder=str(checkpoints))
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert [line.split()[:2] for line in result.stdout.splitlines()] == [["all", "LabSequential"], ["old", "LabSequential"]]
+    loaded = [line.split()[:2] for line in result.stdout.splitlines()]
+    assert loaded == [["all", "LabSequential"], ["old", "LabSequential"]]
 
 
 def test_import_keras_cnn_stays_free_of_tensorflow():
-    script = "import sys, keras_cnn, keras_cnn.config\nprint(json.dumps(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules)))"
+    script = ("import sys, keras_cnn, keras_cnn.config\n"
+              "print(json.dumps(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules)))")
     result = subprocess.run([sys.executable, "-c", "import json\n" + script], capture_output=True, text=True, cwd=REPO,
                             timeout=120)
     assert json.loads(result.stdout) == []
@@ -112,7 +116,8 @@ def test_a_failed_registration_names_keras_cnn_and_the_next_call_retries(tmp_pat
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(registry, "MODULES", registry.MODULES + ("flaky_registration",))
     monkeypatch.setitem(registry._state, "registered", False)
-    with pytest.raises(ImportError, match="keras_cnn could not register its custom Keras objects.*a bug in a registered"):
+    with pytest.raises(ImportError,
+                       match="keras_cnn could not register its custom Keras objects.*a bug in a registered"):
         registry.register()
     assert not registry._state["registered"] and not registry._state["registering"]
     registry.register()

@@ -195,4 +195,5 @@ def test_a_run_from_before_a_setting_existed_counts_as_its_default(tmp_path):
 
     compare([str(tmp_path / "old"), str(tmp_path / "new")], out=str(tmp_path / "out"))
     rows = table((tmp_path / "out" / "report.md").read_text())
-    assert [row["settings (changes from the row above)"] for row in rows.values()] == ["weight_decay=0", "weight_decay=0.005"]
+    settings = [row["settings (changes from the row above)"] for row in rows.values()]
+    assert settings == ["weight_decay=0", "weight_decay=0.005"]

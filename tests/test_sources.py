@@ -63,10 +63,12 @@ def test_test_only_loads_the_same_test_split_and_no_training_images(tmp_path, mo
     full = load_splits("cifar10", CIFAR, data_dir=str(root), limit=8, seed=3, val_split=0.25)
     decoded = []
     real_decode = image_folder.decode_images
-    monkeypatch.setattr(image_folder, "decode_images", lambda paths, shape: decoded.append(len(paths)) or real_decode(paths, shape))
+    monkeypatch.setattr(image_folder, "decode_images", lambda paths, shape: decoded.append(len(paths))
+                        or real_decode(paths, shape))
     test_only = load_splits("cifar10", CIFAR, data_dir=str(root), limit=8, seed=3, val_split=0.25, test_only=True)
     assert len(test_only.train) == 0 and test_only.val is None
-    assert np.array_equal(test_only.test.images, full.test.images) and np.array_equal(test_only.test.labels, full.test.labels)
+    assert np.array_equal(test_only.test.images, full.test.images)
+    assert np.array_equal(test_only.test.labels, full.test.labels)
     assert decoded == [8]  # the 8 test images: the training files were not decoded
 
 
@@ -175,7 +177,8 @@ def test_images_of_another_size_are_resized_bilinear_like_keras(tmp_path):
 def test_a_folder_of_another_shape_altogether_is_converted_with_a_hint(tmp_path):
     root = write_image_folder(tmp_path / "d", classes=("a", "b"), train=2, test=1, shape=(28, 28, 1))
     notes = load_splits("cifar10", CIFAR, data_dir=str(root)).notes
-    assert len(notes) == 2 and all(note.endswith("(all of them: is this the right variant for this data?)") for note in notes)
+    assert len(notes) == 2 and all(note.endswith("(all of them: is this the right variant for this data?)")
+                                   for note in notes)
 
 
 def test_tfds_source_with_mock_data():

@@ -9,13 +9,15 @@ import sys
 from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
-from conftest import tensorboard_scalars, write_image_folder
+from conftest import accuracy_applied_directly, applied_directly, tensorboard_scalars, write_image_folder
 
 import train_keras
 from keras_cnn import KerasCnnError, RunDirError, TrainConfig, train
 from keras_cnn.callbacks import EpochTimer, TrainingState
-from keras_cnn.evaluation import evaluate_run
+from keras_cnn.commands.flags import MOST_USED, SETTING_GROUPS, config_from_args
+from keras_cnn.evaluation import cross_entropy, evaluate_run
 from keras_cnn.training import TrainingDiverged
 from pipelines.sources import load_splits
 
@@ -39,7 +41,8 @@ def test_one_epoch_writes_every_run_file(cifar_like_folder, tmp_path):
 
     rows = history_of(run_dir)
     assert len(rows) == 1 and rows[0]["epoch"] == "1"
-    for column in ("loss", "accuracy", "test_loss", "test_accuracy", "learning_rate", "train_images_per_second", "top5_accuracy"):
+    for column in ("loss", "accuracy", "test_loss", "test_accuracy", "learning_rate", "train_images_per_second",
+                   "top5_accuracy"):
         assert column in rows[0]
 
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
@@ -60,7 +63,8 @@ def test_one_epoch_writes_every_run_file(cifar_like_folder, tmp_path):
 
 def test_without_a_validation_split_nothing_is_chosen_on_the_test_split(cifar_like_folder, tmp_path):
     """The headline, metrics.json and every command's default are the last epoch; best.keras needs --val-split."""
-    _, run_dir = train("baseline", data_dir=str(cifar_like_folder), epochs=3, lr=0.05, run_dir=str(tmp_path / "r"), **FAST)
+    _, run_dir = train("baseline", data_dir=str(cifar_like_folder), epochs=3, lr=0.05,
+                       run_dir=str(tmp_path / "r"), **FAST)
     rows = history_of(run_dir)
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
     assert not (Path(run_dir) / "best.keras").exists()
@@ -84,7 +88,8 @@ def test_a_run_written_before_selection_left_the_test_split_still_evaluates_its_
     _, run_dir = train("baseline", data_dir=str(cifar_like_folder), epochs=1, run_dir=str(tmp_path / "old"), **FAST)
     shutil.copy(Path(run_dir) / "last.keras", Path(run_dir) / "best.keras")  # as keras-cnn 0.1 wrote it
     result = evaluate_run(run_dir, checkpoint="best")
-    assert result["checkpoint"] == "best" and 0 <= result["test_accuracy"] <= 1
+    assert result["checkpoint"] == "best"
+    assert result["test_accuracy"] == pytest.approx(accuracy_applied_directly(run_dir, "best.keras"), abs=1e-6)
     assert "best.keras was chosen on the test split (a run written before keras-cnn 0.2)" in capsys.readouterr().err
 
 
@@ -187,14 +192,19 @@ def test_a_folder_that_is_not_a_run_is_left_alone(cifar_like_folder, tmp_path):
 
 
 def test_eval_train_logs_the_training_split_in_inference_mode(cifar_like_folder, tmp_path):
-    _, run_dir = train("dropout", data_dir=str(cifar_like_folder), epochs=1, eval_train=True, run_dir=str(tmp_path / "r"), **FAST)
+    _, run_dir = train("dropout", data_dir=str(cifar_like_folder), epochs=1, eval_train=True,
+                       run_dir=str(tmp_path / "r"), **FAST)
     row = history_of(run_dir)[0]
-    assert 0 <= float(row["train_eval_accuracy"]) <= 1 and float(row["train_eval_loss"]) > 0
-    assert row["train_eval_loss"] != row["loss"]  # end-of-epoch inference model, not the running average
+    # The end-of-epoch model (last.keras, one epoch) in inference mode on the training split, not the running average.
+    probabilities, labels = applied_directly(run_dir, split="train")
+    assert float(row["train_eval_accuracy"]) == pytest.approx(np.mean(probabilities.argmax(axis=1) == labels), abs=1e-6)
+    assert float(row["train_eval_loss"]) == pytest.approx(np.mean(cross_entropy(labels, probabilities)), rel=1e-4)
+    assert row["train_eval_loss"] != row["loss"]
 
 
 def test_eval_at_start_logs_the_untrained_network_as_epoch_0_and_trains_the_same_weights(cifar_like_folder, tmp_path):
-    plain, plain_dir = train("dropout", data_dir=str(cifar_like_folder), epochs=1, run_dir=str(tmp_path / "plain"), **FAST)
+    plain, plain_dir = train("dropout", data_dir=str(cifar_like_folder), epochs=1,
+                             run_dir=str(tmp_path / "plain"), **FAST)
     _, run_dir = train("dropout", data_dir=str(cifar_like_folder), epochs=1, eval_at_start=True,
                        run_dir=str(tmp_path / "r"), **FAST)
     rows = history_of(run_dir)
@@ -214,7 +224,8 @@ def test_eval_at_start_logs_the_untrained_network_as_epoch_0_and_trains_the_same
 
 
 def test_validation_split_keeps_the_test_split_for_one_final_evaluation(cifar_like_folder, tmp_path):
-    _, run_dir = train("norm", data_dir=str(cifar_like_folder), epochs=2, val_split=0.25, run_dir=str(tmp_path / "r"), **FAST)
+    _, run_dir = train("norm", data_dir=str(cifar_like_folder), epochs=2, val_split=0.25,
+                       run_dir=str(tmp_path / "r"), **FAST)
     rows = history_of(run_dir)
     assert "val_accuracy" in rows[0] and "test_accuracy" not in rows[0]
     record = json.loads((Path(run_dir) / "config.json").read_text())
@@ -250,7 +261,8 @@ def run_cli(capsys, *args) -> tuple[int, str, str]:
 
 
 def test_cli_trains_and_prints_a_summary(cifar_like_folder, tmp_path, capsys):
-    code, out, _ = run_cli(capsys, "train", "--variant", "augment", "--data-dir", str(cifar_like_folder), "--epochs", "1",
+    code, out, _ = run_cli(capsys, "train", "--variant", "augment", "--data-dir", str(cifar_like_folder),
+                           "--epochs", "1",
                            "--batch-size", "16", "--run-dir", str(tmp_path / "r"), "--no-eval-train")
     assert code == 0
     assert "Training augment on" in out and "Test accuracy" in out and "1 epoch in" in out
@@ -261,7 +273,7 @@ def test_cli_trains_and_prints_a_summary(cifar_like_folder, tmp_path, capsys):
 def test_cli_config_file_then_flags(cifar_like_folder, tmp_path, capsys):
     (tmp_path / "best.json").write_text(json.dumps({"variant": "dropout", "lr": 0.02, "dropout": 0.3}))
     args = train_keras.build_parser().parse_args(["train", "--config", str(tmp_path / "best.json"), "--dropout", "0.2"])
-    config = train_keras.config_from_args(args)
+    config = config_from_args(args)
     assert (config.variant, config.lr, config.dropout, config.momentum) == ("dropout", 0.02, 0.2, 0.9)
 
 
@@ -292,7 +304,8 @@ def test_cli_bad_image_in_a_real_process_prints_no_traceback(tmp_path):
     root = write_image_folder(tmp_path / "d", classes=("a", "b"), train=2, test=1)
     (root / "train" / "a" / "broken.png").write_bytes(b"\x89PNG but not really")
     result = subprocess.run(
-        [sys.executable, str(REPO / "train_keras.py"), "train", "--data-dir", str(root), "--run-dir", str(tmp_path / "r")],
+        [sys.executable, str(REPO / "train_keras.py"), "train", "--data-dir", str(root), "--run-dir",
+         str(tmp_path / "r")],
         capture_output=True, text=True, cwd=tmp_path, timeout=300,
     )
     assert result.returncode == 1
@@ -307,8 +320,8 @@ def test_tensorboard_logs_every_epoch_and_histograms_only_when_asked(cifar_like_
     _, run_dir = train("bn", run_dir=str(tmp_path / "r"), tensorboard_histograms=True, **settings)
     train_logs = tensorboard_scalars(Path(run_dir) / "tensorboard" / "train")
     assert [step for step, _ in train_logs["epoch_loss"]] == [0, 1]
-    assert [value for _, value in train_logs["epoch_loss"]] == pytest.approx([float(row["loss"]) for row in history_of(run_dir)],
-                                                                            rel=1e-5)
+    logged = [value for _, value in train_logs["epoch_loss"]]
+    assert logged == pytest.approx([float(row["loss"]) for row in history_of(run_dir)], rel=1e-5)
     histograms = list((Path(run_dir) / "tensorboard" / "train").glob("events.*"))
     assert histograms and b"conv1/kernel/histogram" in histograms[0].read_bytes()
     _, quiet_dir = train("bn", run_dir=str(tmp_path / "q"), tensorboard=False, **settings)
@@ -316,13 +329,14 @@ def test_tensorboard_logs_every_epoch_and_histograms_only_when_asked(cifar_like_
 
 
 def test_train_help_shows_the_most_used_flags_first_and_every_setting_under_a_heading(capsys):
-    assert set(train_keras.MOST_USED) | {name for names in train_keras.SETTING_GROUPS.values() for name in names} == (
+    assert set(MOST_USED) | {name for names in SETTING_GROUPS.values() for name in names} == (
         set(TrainConfig.__dataclass_fields__) - {"variant"})
     with pytest.raises(SystemExit):
         train_keras.main(["train", "--help"])
     lines = capsys.readouterr().out.splitlines()
     first_screen = "\n".join(lines[:24])
-    assert all(flag in first_screen for flag in ("--variant", "--data-dir", "--epochs", "--batch-size", "--lr", "--run-dir"))
+    assert all(flag in first_screen
+               for flag in ("--variant", "--data-dir", "--epochs", "--batch-size", "--lr", "--run-dir"))
     headings = [line for line in lines if line and not line.startswith(" ") and line.endswith(":")]
     assert headings[:6] == ["options:", "data:", "preprocessing and augmentation:", "network:", "optimization:",
                             "platform (speed only):"]

@@ -128,6 +128,19 @@ def test_a_search_without_a_validation_split_is_refused_in_one_line(data, tmp_pa
     assert not (tmp_path / "t").exists()
 
 
+def test_settings_a_trial_does_not_use_are_refused_in_one_line_and_have_no_flag(data, tmp_path, capsys):
+    with pytest.raises(ConfigError) as refused:
+        tune("bn", max_trials=1, out=str(tmp_path / "t"), data_dir=str(data), val_split=0.25, eval_train=True,
+             strategy="mirrored")
+    assert str(refused.value) == ("tune does not use --strategy, --eval-train: a trial trains on one device and "
+                                  "evaluates only the validation split; leave them out")
+    assert not (tmp_path / "t").exists()
+    for flag in ("--strategy", "--eval-train", "--eval-at-start"):
+        with pytest.raises(SystemExit):
+            train_keras.main(["tune", flag, *(["mirrored"] if flag == "--strategy" else [])])
+        assert f"unrecognized arguments: {flag}" in capsys.readouterr().err
+
+
 def test_interrupted_search_resumes_without_repeating_finished_trials(data, tmp_path, monkeypatch):
     fitted = []  # the learning rate of each trial that trained
     original = CnnHyperModel.fit
@@ -139,7 +152,8 @@ def test_interrupted_search_resumes_without_repeating_finished_trials(data, tmp_
         return original(self, hp, model, **kwargs)
 
     monkeypatch.setattr(CnnHyperModel, "fit", recording_fit)
-    settings = dict(tuner="random", max_trials=3, epochs=1, limit=40, val_split=0.25, data_dir=str(data), out=str(tmp_path / "s"),
+    settings = dict(tuner="random", max_trials=3, epochs=1, limit=40, val_split=0.25, data_dir=str(data),
+                    out=str(tmp_path / "s"),
                     space={"batch_size": (8, 16)}, verbose=0)
     interrupt = True
     with pytest.raises(KeyboardInterrupt):
@@ -228,7 +242,8 @@ def test_search_space_defaults_fixed_settings_and_equal_ends():
     with pytest.raises(ConfigError, match="cannot search epochs"):
         search_space({"epochs": (1, 3)}, bn)
 
-    space, _ = search_space({"label_smoothing": (0.0, 0.2), "sam_rho": (0.0, 0.1)}, resolve_config("best"), fixed={"lr"})
+    space, _ = search_space({"label_smoothing": (0.0, 0.2), "sam_rho": (0.0, 0.1)}, resolve_config("best"),
+                            fixed={"lr"})
     assert space["label_smoothing"] == FloatRange(0.0, 0.2) and space["sam_rho"] == FloatRange(0.0, 0.1)
     with pytest.raises(ConfigError, match=r"--sam-rho-range: sam rho must be >= 0"):
         search_space({"sam_rho": (-0.1, 0.1)}, bn)
@@ -242,11 +257,11 @@ def test_influence_ranks_hyperparameters_and_the_plot_takes_the_top_two(tmp_path
     # Spearman's rho with tied ranks averaged (scipy.stats.spearmanr gives 0.8 and 0.894 on these rows).
     assert influence == pytest.approx({"batch_size": 0.8944, "lr": 0.8, "dropout": 0.0}, abs=1e-4)
     assert list(influence) == ["batch_size", "lr", "dropout"]
-    record = {"config": {"variant": "bn"}, "tuner": "random", "selection_split": "val",
+    record = {"config": {"variant": "bn"}, "tuner": "random",
               "space": {"lr": {"low": 1e-3, "high": 0.1, "sampling": "log"}, "batch_size": [64, 128], "dropout": [0.3]}}
-    assert plot_objective(str(tmp_path / "objective.png"), rows, influence, record, "best_val_accuracy")
+    assert plot_objective(str(tmp_path / "objective.png"), rows, influence, record)
     assert (tmp_path / "objective.png").stat().st_size > 10_000
-    assert not plot_objective(str(tmp_path / "none.png"), rows, {"dropout": 0.0}, record, "best_val_accuracy")
+    assert not plot_objective(str(tmp_path / "none.png"), rows, {"dropout": 0.0}, record)
 
 
 def free_port() -> int:

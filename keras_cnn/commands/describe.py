@@ -19,8 +19,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "fully-convolutional equivalent (the one `heatmap` uses) is described.",
     )
     parser.add_argument("--variant", choices=list(VARIANTS), default="bn", help="lab variant (default: bn)")
-    parser.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"), help="input image size (default: the data set's)")
-    parser.add_argument("--fully-conv", action="store_true", help="describe the fully-convolutional equivalent even on the data set's size")
+    parser.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"),
+                        help="input image size (default: the data set's)")
+    parser.add_argument("--fully-conv", action="store_true",
+                        help="describe the fully-convolutional equivalent even on the data set's size")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
     parser.add_argument("--show-augmentation", nargs="?", const="", metavar="VARIANT",
                         help="instead of the tables, write a PNG of a few training images as the training step of "
@@ -29,7 +31,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--data-dir", metavar="DIR", help="--show-augmentation: image folder to take the images from")
     parser.add_argument("--test-fraction", type=float, default=0.0, metavar="X",
                         help="--show-augmentation: for a folder of class folders without train/ and test/ (e.g. MNIST)")
-    parser.add_argument("--out", metavar="PNG", help="--show-augmentation: output file (default: runs/augmentation-VARIANT.png)")
+    parser.add_argument("--out", metavar="PNG",
+                        help="--show-augmentation: output file (default: runs/augmentation-VARIANT.png)")
     add_verbose_flag(parser)
     parser.set_defaults(command=run)
 

@@ -17,7 +17,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     add_run_flags(parser)
     parser.add_argument("--tta", metavar="NAME", help="none, flip or flip-translate (default: the run's own)")
-    parser.add_argument("--data-dir", metavar="DIR", help="read the test split from DIR instead of the run's data source")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="read the test split from DIR instead of the run's data source")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     add_verbose_flag(parser)
     parser.set_defaults(command=run)

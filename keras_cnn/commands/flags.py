@@ -16,10 +16,12 @@ SHOW_TF_LOGS = "tf-logs"  # the value of a bare --verbose
 # The settings a newcomer reaches for, listed first in --help; the others under headings.
 MOST_USED = ("data_dir", "epochs", "batch_size", "lr", "limit", "seed")
 PLATFORM = "platform (speed only)"
+ONE_DEVICE_BATCH = "images per training step"  # batch_size's help where the command trains on one device
 SETTING_GROUPS = {
     "data": ("dataset", "test_fraction", "val_split", "strict_images"),
     "preprocessing and augmentation": ("normalization", "whitening", "zca_epsilon", "augment", "crop_padding",
-                                       "crop_padding_mode", "cutout_size", "mixup_alpha", "cutmix_alpha", "color_jitter",
+                                       "crop_padding_mode", "cutout_size", "mixup_alpha", "cutmix_alpha",
+                                       "color_jitter",
                                        "tta"),
     "network": ("arch", "init", "dropout", "batch_norm"),
     "optimization": ("optimizer", "momentum", "nesterov", "weight_decay", "label_smoothing", "sam_rho", "schedule",
@@ -28,15 +30,17 @@ SETTING_GROUPS = {
 }
 
 
-def add_verbose_flag(parser: argparse.ArgumentParser, progress: bool = False) -> None:
-    """--verbose: TensorFlow's own logs too; with `progress`, --verbose 0|1|2 sets Keras' progress output instead."""
+def add_verbose_flag(parser: argparse.ArgumentParser, progress: bool = False, off_terminal: str = "lines") -> None:
+    """--verbose: TensorFlow's own logs too; with `progress`, --verbose 0|1|2 sets Keras' progress output instead,
+    whose default off a terminal is `off_terminal` (console.keras_verbosity: "lines", or "nothing" for one epoch)."""
     if not progress:
-        parser.add_argument("--verbose", action="store_const", const=SHOW_TF_LOGS, help="also show TensorFlow's own logs")
+        parser.add_argument("--verbose", action="store_const", const=SHOW_TF_LOGS,
+                            help="also show TensorFlow's own logs")
         return
     parser.add_argument(
         "--verbose", nargs="?", const=SHOW_TF_LOGS, choices=["0", "1", "2", "auto", SHOW_TF_LOGS], default="auto",
         metavar="0|1|2", help="progress: 0 silent, 1 progress bar, 2 one line per epoch (default: a bar on a terminal, "
-        "else lines); --verbose alone: the default progress and TensorFlow's own logs",
+        f"else {off_terminal}); --verbose alone: the default progress and TensorFlow's own logs",
     )
 
 
@@ -45,11 +49,14 @@ def progress(args: argparse.Namespace) -> int | str:
     return int(args.verbose) if args.verbose in ("0", "1", "2") else "auto"
 
 
-def add_tensorboard_flags(parser: argparse.ArgumentParser) -> None:
-    """--no-tensorboard and --tensorboard-histograms: the TensorBoard logs of the runs a command trains."""
+def add_tensorboard_flags(parser: argparse.ArgumentParser, where: str = "<run>/tensorboard/",
+                          view: str = "runs") -> None:
+    """--no-tensorboard and --tensorboard-histograms: the TensorBoard logs of the runs a command trains, in `where`."""
     parser.add_argument("--no-tensorboard", dest="tensorboard", action="store_false",
-                        help="write no TensorBoard logs (default: into <run>/tensorboard/; view with tensorboard --logdir runs)")
-    parser.add_argument("--tensorboard-histograms", action="store_true", help="also log the weights' histograms every epoch")
+                        help=f"write no TensorBoard logs (default: into {where}; view with tensorboard "
+                        f"--logdir {view})")
+    parser.add_argument("--tensorboard-histograms", action="store_true",
+                        help="also log the weights' histograms every epoch")
 
 
 def tensorboard_options(args: argparse.Namespace) -> dict:
@@ -76,10 +83,13 @@ def add_variant_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", choices=list(VARIANTS), help="lab variant (default: bn, or the --config file's)")
 
 
-def add_setting_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> dict[str, argparse._ArgumentGroup]:
-    """One flag per TrainConfig field (--batch-size for batch_size) but those in `skip`, absent from the result unless given.
+def add_setting_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = (),
+                      helps: dict[str, str] | None = None) -> dict[str, argparse._ArgumentGroup]:
+    """One flag per TrainConfig field (--batch-size for batch_size) but those in `skip`, absent from the result
+    unless given.
 
     MOST_USED go with the parser's own options; the others into the SETTING_GROUPS headings (returned).
+    `helps` replaces the help text of settings that the command uses in its own way.
     """
     hints = typing.get_type_hints(TrainConfig)
     fields = {field.name: field for field in dataclasses.fields(TrainConfig)}
@@ -89,11 +99,13 @@ def add_setting_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = (
     for where, name in placed:
         if name in skip:
             continue
-        flag, kind, help_text = "--" + name.replace("_", "-"), hints[name], fields[name].metadata["help"]
+        flag, kind = "--" + name.replace("_", "-"), hints[name]
+        help_text = (helps or {}).get(name, fields[name].metadata["help"])
         if kind is bool:
             where.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
         else:
-            where.add_argument(flag, type=_flag_type(kind), default=argparse.SUPPRESS, metavar=_metavar(kind), help=help_text)
+            where.add_argument(flag, type=_flag_type(kind), default=argparse.SUPPRESS, metavar=_metavar(kind),
+                               help=help_text)
     return groups
 
 
@@ -143,7 +155,7 @@ def read_config_file(path: str):
 
 
 def load_settings_file(path: str) -> dict:
-    """Settings from a JSON file: a flat {setting: value}, a run's config.json or a tune's best.json ({"config": {...}})."""
+    """Settings from a JSON file: a flat {setting: value}, a run's config.json or tune's best.json ({"config": ...})."""
     data = read_config_file(path)
     settings = data.get("config", data) if isinstance(data, dict) else None
     if not isinstance(settings, dict):

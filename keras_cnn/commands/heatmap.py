@@ -17,7 +17,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("image", metavar="IMAGE", help="PNG or JPEG file")
     add_run_flags(parser)
-    parser.add_argument("--top", type=int, default=4, metavar="K", help="classes to show, highest probability anywhere first (default: 4)")
+    parser.add_argument("--top", type=int, default=4, metavar="K",
+                        help="classes to show, highest probability anywhere first (default: 4)")
     parser.add_argument("--out", metavar="PNG", help="output file (default: RUN_DIR/heatmap-<image name>.png)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     add_verbose_flag(parser)
@@ -29,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     console.import_tensorflow_quietly()
     from keras_cnn.heatmap import heatmap
 
-    path, scores = heatmap(args.run, args.image, out=args.out, checkpoint=args.checkpoint, top=args.top, overwrite=args.overwrite)
+    path, scores = heatmap(args.run, args.image, out=args.out, checkpoint=args.checkpoint, top=args.top,
+                           overwrite=args.overwrite)
     print(f"Wrote {path} ({scores.shape[0]}x{scores.shape[1]} map of {scores.shape[2]} class scores)")
     return 0

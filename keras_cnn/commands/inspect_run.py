@@ -20,7 +20,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     add_run_flags(parser)
     parser.add_argument("--out", metavar="DIR", help="output folder (default: RUN_DIR/inspect)")
     parser.add_argument("--class", dest="class_name", metavar="NAME", help="galleries of this class's test images only")
-    parser.add_argument("--image", metavar="INDEX|FILE", help="feature maps of this test image (index) or image file (default: test image 0)")
+    parser.add_argument("--image", metavar="INDEX|FILE",
+                        help="feature maps of this test image (index) or image file (default: test image 0)")
     parser.add_argument("--count", type=int, default=16, metavar="N", help="images per gallery (default: 16)")
     parser.add_argument("--data-dir", metavar="DIR", help="read the data from DIR instead of the run's data source")
     add_verbose_flag(parser)

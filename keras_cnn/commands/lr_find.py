@@ -3,6 +3,7 @@
 import argparse
 
 from keras_cnn.commands.flags import (
+    ONE_DEVICE_BATCH,
     PLATFORM,
     add_platform_flags,
     add_setting_flags,
@@ -30,13 +31,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "folder is read or written.",
     )
     add_variant_flag(parser)
-    parser.add_argument("--config", metavar="FILE", help="JSON settings to start from: a run's config.json or tune's best.json (only read)")
-    parser.add_argument("--start-lr", type=float, default=1e-5, metavar="X", help="learning rate of the first step (default: 1e-5)")
-    parser.add_argument("--end-lr", type=float, default=10.0, metavar="X", help="learning rate of the last step (default: 10)")
-    parser.add_argument("--steps", type=int, default=300, metavar="N", help="steps from --start-lr to --end-lr (default: 300)")
+    parser.add_argument("--config", metavar="FILE",
+                        help="JSON settings to start from: a run's config.json or tune's best.json (only read)")
+    parser.add_argument("--start-lr", type=float, default=1e-5, metavar="X",
+                        help="learning rate of the first step (default: 1e-5)")
+    parser.add_argument("--end-lr", type=float, default=10.0, metavar="X",
+                        help="learning rate of the last step (default: 10)")
+    parser.add_argument("--steps", type=int, default=300, metavar="N",
+                        help="steps from --start-lr to --end-lr (default: 300)")
     parser.add_argument("--out", metavar="DIR", help="output folder (default: runs/lr-find/<variant>)")
-    add_verbose_flag(parser, progress=True)
-    groups = add_setting_flags(parser, skip=LR_FIND_UNUSED)
+    add_verbose_flag(parser, progress=True, off_terminal="nothing")
+    groups = add_setting_flags(parser, skip=LR_FIND_UNUSED, helps={"batch_size": ONE_DEVICE_BATCH})
     add_platform_flags(groups[PLATFORM])
     parser.set_defaults(command=run)
 
@@ -50,8 +55,9 @@ def run(args: argparse.Namespace) -> int:
     result = lr_find(config, args.start_lr, args.end_lr, args.steps, out=args.out, verbose=progress(args))
     suggested = ", ".join(f"{rate:.2g} ({name})" for name, rate in result.suggestions.items() if rate is not None)
     print(
-        f"Wrote lr_find.png, lr_find.csv, lr_find.json to {result.out}: {len(result.rates)} steps from {result.rates[0]:.2g} to "
-        f"{result.rates[-1]:.2g} (stopped: {result.stopped}) in {result.seconds} s; suggested lr {suggested or 'none'}; "
+        f"Wrote lr_find.png, lr_find.csv, lr_find.json to {result.out}: {len(result.rates)} steps from "
+        f"{result.rates[0]:.2g} to {result.rates[-1]:.2g} (stopped: {result.stopped}) in {result.seconds} s; "
+        f"suggested lr {suggested or 'none'}; "
         f"the variant's lr {config.lr:g}"
     )
     return 0

@@ -33,11 +33,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     add_variant_flag(parser)
     groups = add_setting_flags(parser)
-    parser.add_argument("--config", metavar="FILE", help="JSON settings to start from: a run's config.json or tune's best.json")
+    parser.add_argument("--config", metavar="FILE",
+                        help="JSON settings to start from: a run's config.json or tune's best.json")
     parser.add_argument("--run-dir", metavar="DIR",
-                        help="output folder (default: runs/<variant>; with a tune's best.json, runs/<its search folder>)")
-    parser.add_argument("--overwrite", action="store_true", help="replace a finished run, or one with other settings, in the run folder")
-    parser.add_argument("--export", action="store_true", help="when training ends, export last.keras to saved_models/<run folder name> (as `export`; --overwrite also replaces that export)")
+                        help="output folder (default: runs/<variant>; with a tune's best.json, "
+                        "runs/<its search folder>)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a finished run, or one with other settings, in the run folder")
+    parser.add_argument("--export", action="store_true",
+                        help="when training ends, export last.keras to saved_models/<run folder name> (as `export`; "
+                        "--overwrite also replaces that export)")
     add_verbose_flag(parser, progress=True)
     add_tensorboard_flags(parser)
     add_platform_flags(groups[PLATFORM])
@@ -66,7 +71,8 @@ def variants_table() -> str:
     """The settings each variant changes, one line per variant."""
     lines = ["variants (each CIFAR-10 variant adds to the one before):"]
     for name, changes in variant_changes().items():
-        lines.append(f"  {name:<9} " + ", ".join(f"{key}={setting(value, exact=True)}" for key, value in changes.items()))
+        settings = ", ".join(f"{key}={setting(value, exact=True)}" for key, value in changes.items())
+        lines.append(f"  {name:<9} {settings}")
     return "\n".join(lines)
 
 

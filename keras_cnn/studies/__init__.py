@@ -15,13 +15,11 @@ before or after the runs), `results` (the runs' records by point), `running` (th
 `report` (report.md, results.json, charts).
 """
 
-from keras_cnn.rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE
+from keras_cnn.rundir import RECORD_FILES
 from keras_cnn.studies.definitions import SEEDS, STUDIES, Study, describe_studies, grid_points
 from keras_cnn.studies.report import INDEX_FILE, REPORT_FILE, RESULTS_FILE, write_index
 from keras_cnn.studies.results import Results
 from keras_cnn.studies.running import parse_grid, run_studies, study
-
-RECORD_FILES = (CONFIG_FILE, HISTORY_FILE, METRICS_FILE)  # what a published study keeps of each run
 
 __all__ = ["INDEX_FILE", "RECORD_FILES", "REPORT_FILE", "RESULTS_FILE", "SEEDS", "STUDIES", "Results", "Study",
            "describe_studies", "grid_points", "parse_grid", "run_studies", "study", "write_index"]
