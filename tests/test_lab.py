@@ -111,7 +111,8 @@ def test_sources_and_epochs_of_the_lab(cifar_like_folder, mnist_like_folder, tmp
     configs, _ = lab_configs(["lenet5", "bn"], None, str(mnist_like_folder), 3, None, shared, print)
     assert configs["lenet5"].epochs == VARIANTS["lenet5"]["epochs"] and configs["bn"].epochs == 3
     assert configs["lenet5"].test_fraction == 0.2 and configs["bn"].data_dir is None  # bn: tensorflow-datasets
-    assert {(c.limit, c.seed, c.batch_size, c.init, c.mixed_precision) for c in configs.values()} == {(100, 1, 32, "glorot", True)}
+    shared = {(c.limit, c.seed, c.batch_size, c.init, c.mixed_precision) for c in configs.values()}
+    assert shared == {(100, 1, 32, "glorot", True)}
 
     configs, _ = lab_configs(["best", "bn"], str(cifar_like_folder), None, 3, None, {"seed": 0}, print)
     assert list(configs) == ["bn", "best"]  # beyond the lab only when asked, after it in the lab's order

@@ -16,8 +16,8 @@ from keras_cnn.studies import STUDIES
 def all_studies(study_folders, tmp_path_factory) -> Path:
     """`study all` at a tiny scale with two seeds, once, in a fresh process."""
     work = tmp_path_factory.mktemp("studies")
-    done = cli("study", "all", "--data-dir", str(study_folders["cifar"]), "--mnist-dir", str(study_folders["mnist"]), *TINY,
-               cwd=work)
+    data = ("--data-dir", str(study_folders["cifar"]), "--mnist-dir", str(study_folders["mnist"]))
+    done = cli("study", "all", *data, *TINY, cwd=work)
     assert done.returncode == 0, done.stdout + done.stderr
     return work / "studies"
 
@@ -73,7 +73,8 @@ def test_momentum_decay_separates_momentum_decay_and_lr0(all_studies):
     settings = {(p["settings"]["lr"], p["settings"]["momentum"], p["settings"]["lr_decay"])
                 for p in results["points"].values()}
     assert settings == {(lr, m, d) for lr in (0.1, 0.01) for m in (0.0, 0.9) for d in (1.0, 0.95)}
-    run = json.loads((all_studies / "momentum-decay" / "lr-0.1_momentum-0.9_decay-1_seed-0" / "config.json").read_text())
+    run = json.loads((all_studies / "momentum-decay" / "lr-0.1_momentum-0.9_decay-1_seed-0" / "config.json")
+                     .read_text())
     assert (run["config"]["variant"], run["config"]["augment"]) == ("augment", ["crop28", "flip"])
 
 

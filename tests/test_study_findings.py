@@ -74,11 +74,12 @@ def test_the_top_group_lists_every_point_within_the_noise_of_the_highest_without
 
 
 def test_overfitting_is_stated_only_when_the_gap_exceeds_its_noise():
-    points = {"dropout-0": ({"dropout": 0.0}, [0.60, 0.61, 0.62]), "dropout-0.9": ({"dropout": 0.9}, [0.60, 0.62, 0.61])}
+    points = {"dropout-0": ({"dropout": 0.0}, [0.60, 0.61, 0.62]),
+              "dropout-0.9": ({"dropout": 0.9}, [0.60, 0.62, 0.61])}
     train = {"dropout-0": [0.99, 0.99, 1.0], "dropout-0.9": [0.58, 0.66, 0.60]}
     lines = dropout_rate_finding(made_up(points, final_train_eval_accuracy=train))
-    assert "p = 0: train accuracy in inference mode 99.3%" in lines[1] and lines[1].endswith("the network overfits: "
-                                                                                          "the gap is measurably above zero.")
+    assert "p = 0: train accuracy in inference mode 99.3%" in lines[1]
+    assert lines[1].endswith("the network overfits: the gap is measurably above zero.")
     assert lines[2].endswith("the network does not measurably overfit.")
 
 
@@ -102,8 +103,9 @@ def test_augmentations_are_grouped_by_the_rule_against_no_augmentation():
 
 
 def test_momentum_decay_compares_each_change_with_its_own_reference():
-    values = {(0.1, 0.0, 1.0): [0.50, 0.52, 0.51], (0.1, 0.9, 1.0): [0.1, 0.1, 0.1], (0.1, 0.0, 0.95): [0.55, 0.56, 0.55],
-              (0.1, 0.9, 0.95): [0.1, 0.1, 0.1], (0.01, 0.0, 1.0): [0.40, 0.41, 0.40], (0.01, 0.9, 1.0): [0.58, 0.59, 0.6],
+    values = {(0.1, 0.0, 1.0): [0.50, 0.52, 0.51], (0.1, 0.9, 1.0): [0.1, 0.1, 0.1],
+              (0.1, 0.0, 0.95): [0.55, 0.56, 0.55], (0.1, 0.9, 0.95): [0.1, 0.1, 0.1],
+              (0.01, 0.0, 1.0): [0.40, 0.41, 0.40], (0.01, 0.9, 1.0): [0.58, 0.59, 0.6],
               (0.01, 0.0, 0.95): [0.39, 0.41, 0.40], (0.01, 0.9, 0.95): [0.60, 0.61, 0.62]}
     points = {f"{lr}-{m}-{d}": ({"lr": lr, "momentum": m, "lr_decay": d}, v) for (lr, m, d), v in values.items()}
     lines = momentum_decay_finding(made_up(points))

@@ -48,7 +48,8 @@ def publish(source: str, name: str) -> str:
 if __name__ == "__main__":
     if len(sys.argv) < 2:
         raise SystemExit(__doc__)
-    source, names = sys.argv[1], sys.argv[2:] or [name for name in STUDIES if os.path.isdir(os.path.join(sys.argv[1], name))]
+    source = sys.argv[1]
+    names = sys.argv[2:] or [name for name in STUDIES if os.path.isdir(os.path.join(source, name))]
     for name in names:
         print(f"published {publish(source, name)}")
     print(f"wrote {write_index(PUBLISHED)}")

@@ -23,21 +23,34 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "dropout -> bn with shared settings, into --out/<variant>, then compare them (report.md and charts in --out). "
         "After an interruption, rerun the same command: finished runs are skipped, the unfinished one resumes.",
     )
-    parser.add_argument("--data-dir", metavar="DIR", help="CIFAR-10 image folder DIR/train/<class>/*, DIR/test/<class>/* (default: tensorflow-datasets)")
-    parser.add_argument("--mnist-dir", metavar="DIR", help="MNIST image folder for lenet5: train/ and test/, or only class folders "
-                        "(then 20%% of each class is the test split). Default: tensorflow-datasets; with --data-dir but no "
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="CIFAR-10 image folder DIR/train/<class>/*, DIR/test/<class>/* "
+                        "(default: tensorflow-datasets)")
+    parser.add_argument("--mnist-dir", metavar="DIR",
+                        help="MNIST image folder for lenet5: train/ and test/, or only class folders (then 20%% of "
+                        "each class is the test split). Default: tensorflow-datasets; with --data-dir but no "
                         "--mnist-dir, lenet5 is skipped")
-    parser.add_argument("--epochs", type=int, metavar="N", help=f"epochs of each CIFAR-10 variant (default: {VARIANTS['baseline']['epochs']}, the lab's)")
-    parser.add_argument("--lenet5-epochs", type=int, metavar="N", help=f"epochs of lenet5 (default: {VARIANTS['lenet5']['epochs']}, the lab's)")
-    parser.add_argument("--limit", type=int, metavar="N", help="every run uses a seeded random subset of N images of each split")
+    parser.add_argument("--epochs", type=int, metavar="N",
+                        help=f"epochs of each CIFAR-10 variant (default: {VARIANTS['baseline']['epochs']}, the lab's)")
+    parser.add_argument("--lenet5-epochs", type=int, metavar="N",
+                        help=f"epochs of lenet5 (default: {VARIANTS['lenet5']['epochs']}, the lab's)")
+    parser.add_argument("--limit", type=int, metavar="N",
+                        help="every run uses a seeded random subset of N images of each split")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed of every run (default: 0)")
     parser.add_argument("--batch-size", type=int, metavar="N", help="batch size of every run (default: 128, the lab's)")
-    parser.add_argument("--init", choices=INITS, help=f"initial weights of every run (default: {TrainConfig.init}, the lab's)")
-    parser.add_argument("--mixed-precision", action="store_true", help="every run in mixed precision (bfloat16 on CPU: faster where the CPU has bfloat16 instructions)")
-    parser.add_argument("--variants", metavar="A,B", help=f"train only these ({','.join(VARIANTS)}), in lab order; the report covers every lab run in --out")
-    parser.add_argument("--out", default="runs/lab", metavar="DIR", help="folder of the run folders and the report (default: runs/lab)")
+    parser.add_argument("--init", choices=INITS,
+                        help=f"initial weights of every run (default: {TrainConfig.init}, the lab's)")
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="every run in mixed precision (bfloat16 on CPU: faster where the CPU has bfloat16 "
+                        "instructions)")
+    parser.add_argument("--variants", metavar="A,B",
+                        help=f"train only these ({','.join(VARIANTS)}), in lab order; the report covers every lab run "
+                        "in --out")
+    parser.add_argument("--out", default="runs/lab", metavar="DIR",
+                        help="folder of the run folders and the report (default: runs/lab)")
     add_verbose_flag(parser, progress=True)
-    parser.add_argument("--inspect", action="store_true", help="run `inspect` on every finished run in --out before the report, which links its pictures")
+    parser.add_argument("--inspect", action="store_true",
+                        help="run `inspect` on every finished run in --out before the report, which links its pictures")
     add_tensorboard_flags(parser)
     add_platform_flags(parser.add_argument_group(PLATFORM))
     parser.set_defaults(command=run)

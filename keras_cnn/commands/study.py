@@ -26,12 +26,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "finished runs are skipped, the unfinished one resumes.",
     )
     parser.add_argument("names", nargs="*", metavar="NAME", help="studies to run, or all (see --list)")
-    parser.add_argument("--list", action="store_true", help="list the studies, the questions they answer and their time")
+    parser.add_argument("--list", action="store_true",
+                        help="list the studies, the questions they answer and their time")
     parser.add_argument("--data-dir", metavar="DIR", help="CIFAR-10 image folder (default: tensorflow-datasets)")
-    parser.add_argument("--mnist-dir", metavar="DIR", help="MNIST image folder, for the studies that train lenet5 (flip)")
-    parser.add_argument("--epochs", type=int, metavar="N", help="epochs of every run (default: the study's, see --list)")
-    parser.add_argument("--limit", type=_limit, metavar="N|all", help="images of each split per run (default: the study's "
-                        "10000; all: every image)")
+    parser.add_argument("--mnist-dir", metavar="DIR",
+                        help="MNIST image folder, for the studies that train lenet5 (flip)")
+    parser.add_argument("--epochs", type=int, metavar="N",
+                        help="epochs of every run (default: the study's, see --list)")
+    parser.add_argument("--limit", type=_limit, metavar="N|all",
+                        help="images of each split per run (default: the study's 10000; all: every image)")
     parser.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds per grid point (default: 3)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="the first seed (default: 0): the runs use "
                         "seeds N to N + --seeds - 1")

@@ -73,7 +73,8 @@ def _reference_lr(study_variant: str, values) -> float:
 
 
 def scaled_lr_runs(axes: dict) -> dict[str, dict]:
-    """Q16's linear scaling rule: every other batch size at the variant's rate (or the grid's middle one) x batch / 128."""
+    """Q16's linear scaling rule: every other batch size at the variant's rate (or the grid's middle one)
+    x batch / 128."""
     base_lr = _reference_lr("norm", axes["lr"])
     points = {}
     for batch in axes["batch_size"]:

@@ -75,10 +75,11 @@ def lr_batch_finding(results: Results) -> list[str]:
     else:
         lines.append("No run diverged.")
     learners = [point for point in results.points if point not in diverged]
-    left = [point for point in learners
-            if (change := versus_constant(results.summary(point, TEST), results.chance)).measurable and change.delta > 0]
+    above = {point: versus_constant(results.summary(point, TEST), results.chance) for point in learners}
+    left = [point for point in learners if above[point].measurable and above[point].delta > 0]
     stuck = [point for point in learners if point not in left]
-    lines.append(f"Measurably above chance ({100 * results.chance:.0f}%) at the last epoch: " + (", ".join(labels[p] for p in left) or "none")
+    lines.append(f"Measurably above chance ({100 * results.chance:.0f}%) at the last epoch: "
+                 + (", ".join(labels[p] for p in left) or "none")
                  + "; not measurably above it: " + (", ".join(labels[p] for p in stuck) or "none") + ".")
     lines.append(ordering_text({labels[point]: results.summary(point, TEST) for point in learners},
                                "final test accuracy"))
@@ -86,10 +87,11 @@ def lr_batch_finding(results: Results) -> list[str]:
         if point.startswith(SCALED):
             base_lr = float(f"{settings['lr'] * 128 / settings['batch_size']:.6g}")
             same = results.named(batch_size=settings["batch_size"], lr=base_lr)
+            change = difference(results.summary(point, TEST), results.summary(same, TEST))
             lines.append(
                 f"Batch {settings['batch_size']} with lr scaled to {settings['lr']:g} ({base_lr:g} x "
-                f"{settings['batch_size']}/128): {accuracy_text(results, point)}, against {accuracy_text(results, same)} "
-                f"at lr {base_lr:g} ({delta_text(difference(results.summary(point, TEST), results.summary(same, TEST)))})."
+                f"{settings['batch_size']}/128): {accuracy_text(results, point)}, against "
+                f"{accuracy_text(results, same)} at lr {base_lr:g} ({delta_text(change)})."
             )
     return lines
 
@@ -120,7 +122,8 @@ def normalization_finding(results: Results) -> list[str]:
     if stats := results.analysis.get("split_statistics"):
         lines.append(
             f"Q20: the test split's channel means differ from the training split's by at most "
-            f"{stats['max_mean_difference']:.4f} and its standard deviations by at most {stats['max_std_difference']:.4f} "
+            f"{stats['max_mean_difference']:.4f} and its standard deviations by at most "
+            f"{stats['max_std_difference']:.4f} "
             f"(pixels in [0, 1]): the test split's own means would move its standardized pixels by at most "
             f"{stats['max_shift_in_std']:.3f} standard deviations.")
     return lines
@@ -170,19 +173,21 @@ def dropout_rate_finding(results: Results) -> list[str]:
 
 
 def dropout_modes_finding(results: Results) -> list[str]:
-    per_run = results.analysis["modes"]  # run -> {"dropout off": x, "one pass": [..], "mean of N": x}
+    per_run = results.analysis["modes"]  # run -> {"dropout off": x, "one pass": [..], "mean of N passes": x}
+
+    def value(modes, key):  # "one pass" holds one accuracy per repeat: their mean
+        return sum(modes[key]) / len(modes[key]) if isinstance(modes[key], list) else modes[key]
+
     def over_seeds(key):
-        return Summary(tuple(modes[key] if not isinstance(modes[key], list) else sum(modes[key]) / len(modes[key])
-                             for modes in per_run.values()))
+        return Summary(tuple(value(modes, key) for modes in per_run.values()))
 
     def versus_off(key):
-        return Summary(tuple((modes[key] if not isinstance(modes[key], list) else sum(modes[key]) / len(modes[key]))
-                             - modes["dropout off"] for modes in per_run.values()))
+        return Summary(tuple(value(modes, key) - modes["dropout off"] for modes in per_run.values()))
 
     keys = [key for key in next(iter(per_run.values())) if key != "dropout off"]
-    return [f"Test accuracy with dropout off (inference mode, Keras' default): {value_text(over_seeds('dropout off'))}."] + [
-        f"Dropout left on, {key}: {value_text(over_seeds(key))}; against dropout off "
-        f"{delta_text(versus_constant(versus_off(key), 0.0))}." for key in keys]
+    off = f"Test accuracy with dropout off (inference mode, Keras' default): {value_text(over_seeds('dropout off'))}."
+    return [off] + [f"Dropout left on, {key}: {value_text(over_seeds(key))}; against dropout off "
+                    f"{delta_text(versus_constant(versus_off(key), 0.0))}." for key in keys]
 
 
 def momentum_decay_finding(results: Results) -> list[str]:

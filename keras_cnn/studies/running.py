@@ -55,7 +55,8 @@ def study(
         for point, settings in points.items():
             for seed in range(first_seed, first_seed + seeds):
                 runs[run_name(point, seed)] = (point, seed)
-                configs[run_name(point, seed)] = point_config(spec, settings | chosen.get(point, {}), seed=seed, **scale)
+                configs[run_name(point, seed)] = point_config(spec, settings | chosen.get(point, {}), seed=seed,
+                                                              **scale)
         with folder_locks([os.path.join(folder, run) for run in configs], "--out"):
             check_existing_runs(folder, configs, f"study {name}")
             train_runs(folder, configs, f"{name} ", verbose=verbose, tensorboard=tensorboard,
