@@ -1,6 +1,8 @@
 """`study` from the command line: --list, resuming after kill -9, one-line errors."""
 
 import csv
+import json
+import math
 import re
 
 import pytest
@@ -51,3 +53,18 @@ def test_bad_study_arguments_are_one_line_errors(study_folders, tmp_path, args, 
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [done.stderr.strip()] and message in done.stderr
     assert not (tmp_path / "studies").exists() or not any((tmp_path / "studies").rglob("metrics.json"))
+
+
+def test_a_diverged_run_is_reported_with_its_epoch_and_the_study_goes_on(study_folders, tmp_path):
+    done = cli("study", "lr-batch", "--grid", "lr=0.1,1e30", "--grid", "batch_size=128", "--data-dir",
+               str(study_folders["cifar"]), *TINY, "--epochs", "2", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / "studies" / "lr-batch"
+    results = json.loads((folder / "results.json").read_text())
+    for run in results["points"]["lr-1e+30_batch-128"]["runs"]:  # the first epoch whose training loss is not finite
+        losses = [(int(row["epoch"]), float(row["loss"] or "nan")) for row in csv.DictReader((folder / run /
+                                                                                               "history.csv").open())]
+        first = next(epoch for epoch, loss in losses if epoch > 0 and not math.isfinite(loss))
+        assert results["runs"][run]["diverged"] == first
+    assert results["finding"][0].startswith("Diverged (loss not finite): lr 1e+30 / batch 128 diverged in 2 of 2 seeds")
+    assert "going on with the next run" in done.stdout and results["points"]["lr-0.1_batch-128"]["diverged"] == []
