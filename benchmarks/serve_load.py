@@ -1,7 +1,8 @@
 """Concurrent requests against a running `serve`: requests per second, latency, and whether every answer agreed.
 
     python train_keras.py serve --run runs/bn --port 8000 &
-    python benchmarks/serve_load.py http://127.0.0.1:8000/ --image cat.jpg --image ship.png --requests 320 --concurrency 32
+    python benchmarks/serve_load.py http://127.0.0.1:8000/ --image cat.jpg --image ship.png \
+        --requests 320 --concurrency 32
 
 Each request uploads one of the --image files to POST /api/classify (or, with --endpoint predict,
 sends its pixels, decoded by Pillow, to POST /v1/models/NAME:predict); the files take turns. It
@@ -26,8 +27,9 @@ from pathlib import Path
 def upload_request(url: str, path: Path) -> urllib.request.Request:
     """POST /api/classify?top_k=<all> with the file as multipart field `image`."""
     boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{path.name}\"\r\n"
-            f"Content-Type: application/octet-stream\r\n\r\n").encode() + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    body = ((f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{path.name}\"\r\n"
+             f"Content-Type: application/octet-stream\r\n\r\n").encode()
+            + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode())
     return urllib.request.Request(url, data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
 
 

@@ -1,7 +1,7 @@
 """`serve`: a trained network on a local web page and over HTTP, with TF Serving's REST predict API.
 
-    serve(run_dir="runs/bn", data_dir="../shared/data/cifar10-jpeg")   # the page at http://127.0.0.1:8000/, until Ctrl-C
-    app = make_app(load_served(model_dir="saved_models/bn"))           # the ASGI app, for another server
+    serve(run_dir="runs/bn", data_dir="../shared/data/cifar10-jpeg")  # the page at http://127.0.0.1:8000/, until Ctrl-C
+    app = make_app(load_served(model_dir="saved_models/bn"))          # the ASGI app, for another server
 
 The library is FastAPI on uvicorn (chosen over Gradio): two small, well-kept packages whose whole
 surface here is a few routes and one static page, which we write ourselves (serving_page.py: no
@@ -87,7 +87,8 @@ class Served:
     source: str  # "run runs/bn (last.keras)" or "export saved_models/bn"
     class_names: list[str]
     image_shape: tuple[int, int, int]
-    classify: Callable[[np.ndarray], np.ndarray]  # uint8 [n, *image_shape] -> float32 [n, classes], the export's serving_default
+    classify: Callable[[np.ndarray], np.ndarray]  # uint8 [n, *image_shape] -> float32 [n, classes],
+                                                  # the export's serving_default
     summary: dict  # variant, final accuracy, epochs: the run's record
     curves: str | None = None  # the run's curves.png
     heatmap_model: object = None  # the fully-convolutional model for HEATMAP_SCALE x the native size
@@ -183,7 +184,8 @@ def _attach_source_run(served: Served, info: dict) -> None:
     """For an export: the run it came from, if it is still here and still gives the export's probabilities."""
     source = info.get("source") or {}
     run_dir, checkpoint_file = source.get("run_dir"), source.get("checkpoint")
-    served.heatmap_note = f"no heatmap: the run the export came from ({run_dir}) is not here; serve with --run to see one"
+    served.heatmap_note = (f"no heatmap: the run the export came from ({run_dir}) is not here; "
+                           f"serve with --run to see one")
     if not run_dir or not checkpoint_file:
         return
     try:
@@ -194,8 +196,8 @@ def _attach_source_run(served: Served, info: dict) -> None:
     images = np.random.default_rng(0).integers(0, 256, (CHECK_IMAGES, *served.image_shape), dtype=np.uint8)
     difference = np.max(np.abs(np.asarray(model(images, training=False)) - served.classify(images)))
     if not difference <= TOLERANCE["saved_model"]:
-        served.heatmap_note = (f"no heatmap: {run_dir}/{checkpoint_file} no longer matches the export (trained on since?); "
-                               f"serve with --run {run_dir}")
+        served.heatmap_note = (f"no heatmap: {run_dir}/{checkpoint_file} no longer matches the export "
+                               f"(trained on since?); serve with --run {run_dir}")
         return
     served.heatmap_note = None
     _attach_run(served, run, model)
@@ -224,11 +226,13 @@ def _summary_of_record(record: dict, metrics: dict | None) -> dict:
 def _test_images(data_dir: str) -> list[str]:
     """The image files of `data_dir`'s test/ split (of the whole folder without one), for the page's random image."""
     if not os.path.isdir(data_dir):
-        raise ServeError(f"--data-dir {data_dir} is not a folder: pass an image folder such as ../shared/data/cifar10-jpeg")
+        raise ServeError(f"--data-dir {data_dir} is not a folder: "
+                         f"pass an image folder such as ../shared/data/cifar10-jpeg")
     folder = os.path.join(data_dir, "test") if os.path.isdir(os.path.join(data_dir, "test")) else data_dir
     found = [path for path, error in image_files([folder]) if error is None]
     if not found:
-        raise ServeError(f"--data-dir {data_dir} holds no image files: pass an image folder such as ../shared/data/cifar10-jpeg")
+        raise ServeError(f"--data-dir {data_dir} holds no image files: "
+                         f"pass an image folder such as ../shared/data/cifar10-jpeg")
     return found
 
 
@@ -273,7 +277,8 @@ def read_instances(body: bytes, image_shape: tuple[int, int, int]) -> tuple[np.n
     if not isinstance(request, dict) or ("instances" in request) == ("inputs" in request):
         raise BadInput(f"the body must be a JSON object with one of \"instances\" or \"inputs\": send {example}")
     if request.get("signature_name", SIGNATURE) != SIGNATURE:
-        raise BadInput(f"signature_name must be \"{SIGNATURE}\" (the only signature), got {request['signature_name']!r}")
+        raise BadInput(f"signature_name must be \"{SIGNATURE}\" (the only signature), "
+                       f"got {request['signature_name']!r}")
     row_format = "instances" in request
     values = request["instances" if row_format else "inputs"]
     if row_format and isinstance(values, list) and values and all(isinstance(v, dict) for v in values):
@@ -281,21 +286,26 @@ def read_instances(body: bytes, image_shape: tuple[int, int, int]) -> tuple[np.n
     elif not row_format and isinstance(values, dict):
         values = _named_input(values)  # {"pixels": images}
     if not isinstance(values, list) or not values:
-        raise BadInput(f"\"{'instances' if row_format else 'inputs'}\" must be a non-empty list of images: send {example}")
+        raise BadInput(f"\"{'instances' if row_format else 'inputs'}\" must be a non-empty list of images: "
+                       f"send {example}")
     if len(values) > MAX_INSTANCES:
-        raise BadInput(f"{len(values)} images in one request, over the limit of {MAX_INSTANCES}: split the request", 413)
+        raise BadInput(f"{len(values)} images in one request, over the limit of {MAX_INSTANCES}: "
+                       f"split the request", 413)
     try:
         array = np.array(values)
     except ValueError:
         array = None
     if array is None or array.dtype == object or array.shape[1:] != image_shape:
-        got = "arrays of uneven lengths" if array is None or array.dtype == object else "x".join(map(str, array.shape[1:]))
+        got = ("arrays of uneven lengths" if array is None or array.dtype == object
+               else "x".join(map(str, array.shape[1:])))
         raise BadInput(f"each image must be a {shape_text} array of pixels (height x width x channels), got {got}: "
                        f"resize it to the model's input first")
     if array.dtype.kind not in "iuf":
-        raise BadInput(f"pixels must be integers 0-255 (uint8), got {array.dtype.kind == 'b' and 'booleans' or 'non-numbers'}")
+        raise BadInput(f"pixels must be integers 0-255 (uint8), "
+                       f"got {array.dtype.kind == 'b' and 'booleans' or 'non-numbers'}")
     if array.dtype.kind == "f" and not np.all(np.isfinite(array) & (array == np.round(array))):
-        raise BadInput("pixels must be integers 0-255 (uint8), got numbers with fractions: send raw pixels, not scaled ones")
+        raise BadInput("pixels must be integers 0-255 (uint8), got numbers with fractions: "
+                       "send raw pixels, not scaled ones")
     if array.min() < 0 or array.max() > 255:
         raise BadInput(f"pixels must be integers 0-255 (uint8), got values from {array.min():g} to {array.max():g}")
     return array.astype(np.uint8), "predictions" if row_format else "outputs"
@@ -311,7 +321,8 @@ def _named_input(value: dict):
 
 
 def classify_upload(served: Served, data: bytes, filename: str, top_k: int = TOP_K, heatmap: bool = False) -> dict:
-    """/api/classify's answer: {"file", "predictions": [{"class", "index", "probability"}], "resized_from", "heatmap"}."""
+    """/api/classify's answer: {"file", "predictions": [{"class", "index", "probability"}], "resized_from",
+    "heatmap"}."""
     image, original_shape = read_upload(data, filename, served.image_shape)
     probabilities = served.predict(image[None])[0]
     resized = original_shape[:2] != served.image_shape[:2]
@@ -348,7 +359,8 @@ def metadata(served: Served) -> dict:
                                                  "unknown_rank": False}, "name": tensor_name}
 
     signature = {
-        "inputs": {INPUT_NAME: tensor(INPUT_NAME, "DT_UINT8", (-1, *served.image_shape), f"{SIGNATURE}_{INPUT_NAME}:0")},
+        "inputs": {INPUT_NAME: tensor(INPUT_NAME, "DT_UINT8", (-1, *served.image_shape),
+                                      f"{SIGNATURE}_{INPUT_NAME}:0")},
         "outputs": {OUTPUT_NAME: tensor(OUTPUT_NAME, "DT_FLOAT", (-1, len(served.class_names)), OUTPUT_NAME)},
         "method_name": "tensorflow/serving/predict",
     }
@@ -510,7 +522,8 @@ def make_app(served: Served):
     @app.post("/api/classify")
     async def classify(request: Request, top_k: int = TOP_K, heatmap: bool = False):
         if not 1 <= top_k <= len(served.class_names):
-            raise BadInput(f"top_k must be between 1 and {len(served.class_names)} (the number of classes), got {top_k}")
+            raise BadInput(f"top_k must be between 1 and {len(served.class_names)} (the number of classes), "
+                           f"got {top_k}")
         try:
             form = await request.form()
         except Exception as problem:  # noqa: BLE001  (starlette's multipart parser raises its own kinds)

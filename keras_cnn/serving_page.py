@@ -20,7 +20,8 @@ PAGE = """<!doctype html>
   main { display: grid; grid-template-columns: 340px 1fr; gap: 16px; padding: 16px 24px; }
   section { background: white; border-radius: 8px; padding: 12px 16px; box-shadow: 0 1px 3px rgba(0,0,0,.12); }
   h2 { font-size: 15px; margin: 0 0 8px; }
-  #drop { display: block; border: 2px dashed #8a8a8e; border-radius: 8px; padding: 18px; text-align: center; cursor: pointer; }
+  #drop { display: block; border: 2px dashed #8a8a8e; border-radius: 8px; padding: 18px; text-align: center; \
+cursor: pointer; }
   #drop.over { background: #e8f0fe; border-color: #1a73e8; }
   #preview { display: block; margin: 10px auto 0; width: 128px; height: 128px; object-fit: contain;
              image-rendering: pixelated; background: #eee; }
@@ -120,7 +121,8 @@ async function classify(blob, name) {
   const form = new FormData();
   form.append("image", blob, name);
   try {
-    const response = await fetch("/api/classify?top_k=5&heatmap=" + (info && info.heatmap), {method: "POST", body: form});
+    const response = await fetch("/api/classify?top_k=5&heatmap=" + (info && info.heatmap), \
+{method: "POST", body: form});
     let answer;
     try { answer = await response.json(); } catch (e) { answer = {error: "HTTP " + response.status}; }
     if (!response.ok) {

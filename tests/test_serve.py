@@ -35,7 +35,8 @@ START_TIMEOUT = 120  # seconds for a server to print its URL (TensorFlow's impor
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A one-epoch bn run on a tiny 10-class CIFAR-shaped folder, and its export: {"data", "run", "export", "images"}."""
+    """A one-epoch bn run on a tiny 10-class CIFAR-shaped folder, and its export:
+    {"data", "run", "export", "images"}."""
     root = tmp_path_factory.mktemp("serve")
     data = write_image_folder(root / "data", classes=CLASSES, train=8, test=2)
     _, run_dir = train("bn", data_dir=str(data), epochs=1, batch_size=16, verbose=0, run_dir=str(root / "runs" / "bn"),
@@ -86,7 +87,8 @@ def servers(trained):
 def request(url: str, data: bytes | None = None, headers: dict | None = None, timeout: float = 60):
     """(status, parsed JSON or raw bytes) of a GET, or of a POST when `data` is given; 4xx/5xx are answers too."""
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers or {}), timeout=timeout) as r:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers or {}),
+                                    timeout=timeout) as r:
             status, body, kind = r.status, r.read(), r.headers.get("Content-Type", "")
     except urllib.error.HTTPError as error:
         status, body, kind = error.code, error.read(), error.headers.get("Content-Type", "")
@@ -166,7 +168,8 @@ def test_metadata_and_status(trained, servers):
         assert answer["input"] == {"name": "pixels", "dtype": "uint8", "shape": [None, 32, 32, 3]}
         signature = answer["metadata"]["signature_def"]["signature_def"]["serving_default"]
         assert [d["size"] for d in signature["inputs"]["pixels"]["tensor_shape"]["dim"]] == ["-1", "32", "32", "3"]
-        assert signature["inputs"]["pixels"]["dtype"] == "DT_UINT8" and signature["outputs"]["probabilities"]["dtype"] == "DT_FLOAT"
+        assert (signature["inputs"]["pixels"]["dtype"] == "DT_UINT8"
+                and signature["outputs"]["probabilities"]["dtype"] == "DT_FLOAT")
         status, answer = request(f"{base}v1/models/bn")
         assert status == 200 and answer["model_version_status"][0]["state"] == "AVAILABLE"
 
@@ -178,7 +181,8 @@ def test_the_page_summary_and_random_images(trained, servers):
         assert status == 200 and b"<title>keras-cnn serve</title>" in page
         assert not re.search(rb"(src|href)=\"(https?:)?//", page), "the page loads nothing from elsewhere"
         status, info = request(f"{base}api/info")
-        assert info["summary"]["variant"] == "bn" and info["summary"]["final_accuracy"] == metrics["final_test_accuracy"]
+        assert (info["summary"]["variant"] == "bn"
+                and info["summary"]["final_accuracy"] == metrics["final_test_accuracy"])
         assert info["heatmap"] and info["curves"]  # the export's run folder is still here, and agrees with it
         status, curves = request(f"{base}api/curves.png")
         assert status == 200 and curves == (trained["run"] / "curves.png").read_bytes()
@@ -225,7 +229,8 @@ UPLOADS = {
     "a text file": (lambda: ("notes.png", b"hello, not an image"), 400, "notes.png is not an image file"),
     "a truncated JPEG": (lambda: ("cut.jpg", truncated_jpeg()), 400, "cut.jpg cannot be decoded"),
     "an empty upload": (lambda: ("empty.jpg", b""), 400, "empty.jpg is empty (0 bytes)"),
-    "over 50 megapixels": (lambda: ("huge.png", huge_png()), 413, "huge.png has 8000x6500 pixels, over the limit of 50"),
+    "over 50 megapixels": (lambda: ("huge.png", huge_png()), 413,
+                           "huge.png has 8000x6500 pixels, over the limit of 50"),
     "over 20 MiB": (lambda: ("big.png", b"\0" * (21 * 2**20)), 413, "over the limit of 20 MiB"),
 }
 BODIES = {
@@ -251,7 +256,8 @@ def test_bad_input_gets_a_one_line_4xx_and_the_next_request_is_served(trained, s
         status, answer = classify(base, *make())
     elif case == "no file field":
         wanted_status, wanted = 400, "no file in the upload"
-        status, answer = request(f"{base}api/classify", b"text=1", {"Content-Type": "application/x-www-form-urlencoded"})
+        status, answer = request(f"{base}api/classify", b"text=1",
+                                 {"Content-Type": "application/x-www-form-urlencoded"})
     elif case in BODIES:
         body, wanted_status, wanted = BODIES[case]
         status, answer = tf_serving_predict(base, body)
@@ -311,7 +317,7 @@ def test_a_missing_or_damaged_model_or_a_taken_port_is_one_line_and_exit_1(train
             "does not exist": ["--model", str(tmp_path / "missing")],
             "cannot load the SavedModel": ["--model", str(damaged)],
             "does not exist: pass --run": ["--run", str(tmp_path / "missing")],
-            "it is damaged or not a Keras model": ["--run", str(broken_run)],
+            "the file is unreadable (truncated, or not a .keras file)": ["--run", str(broken_run)],
             "is not a folder": ["--model", str(trained["export"]), "--data-dir", str(tmp_path / "nothing")],
             "--checkpoint chooses a run's checkpoint": ["--model", str(trained["export"]), "--checkpoint", "best"],
             f"cannot listen on 127.0.0.1:{port}": ["--model", str(trained["export"]), "--port", port],

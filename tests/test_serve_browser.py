@@ -25,7 +25,8 @@ const [data, name] = arguments;
 const file = new File([Uint8Array.from(atob(data), (c) => c.charCodeAt(0))], name, {type: "image/png"});
 const transfer = new DataTransfer();
 transfer.items.add(file);
-document.getElementById("drop").dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+document.getElementById("drop").dispatchEvent(\
+new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
 """
 
 
@@ -60,7 +61,8 @@ def test_the_page_in_chromium(trained, browser, tmp_path):  # noqa: F811  (the f
     from selenium.webdriver.support.ui import WebDriverWait
 
     wait = WebDriverWait(browser, WAIT)
-    with start_server("--run", str(trained["run"]), "--data-dir", str(trained["data"]), cwd=trained["root"]) as (url, _):
+    with start_server("--run", str(trained["run"]), "--data-dir", str(trained["data"]),
+                      cwd=trained["root"]) as (url, _):
         browser.get(url)
         wait.until(lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true")
         summary = browser.find_element(By.ID, "summary").text
@@ -73,7 +75,8 @@ def test_the_page_in_chromium(trained, browser, tmp_path):  # noqa: F811  (the f
         rows = browser.find_elements(By.CSS_SELECTOR, "#predictions .row")
         shown = [row.find_element(By.CLASS_NAME, "cls").text for row in rows]
         assert shown == [p["class"] for p in expected["predictions"]]  # the top 5, top-1 first
-        assert rows[0].find_element(By.CLASS_NAME, "prob").text == f"{100 * expected['predictions'][0]['probability']:.1f}%"
+        assert (rows[0].find_element(By.CLASS_NAME, "prob").text
+                == f"{100 * expected['predictions'][0]['probability']:.1f}%")
         heatmap = browser.find_element(By.ID, "heatmap")
         wait.until(lambda b: heatmap.is_displayed() and b.execute_script(
             "const i = document.getElementById('heatmap'); return i.complete && i.naturalWidth > 0"))
@@ -92,8 +95,10 @@ def test_the_page_in_chromium(trained, browser, tmp_path):  # noqa: F811  (the f
         [expected] = predict(str(trained["export"]), [str(dropped)], top_k=1)
         browser.execute_script(DROP, base64.b64encode(dropped.read_bytes()).decode(), dropped.name)
         wait.until(lambda b: b.find_element(By.ID, "predictions").get_attribute("data-top1"))
-        assert browser.find_element(By.ID, "predictions").get_attribute("data-top1") == expected["predictions"][0]["class"]
-        assert browser.find_element(By.ID, "error").text == "" and browser.find_element(By.ID, "file-name").text == dropped.name
+        assert (browser.find_element(By.ID, "predictions").get_attribute("data-top1")
+                == expected["predictions"][0]["class"])
+        assert (browser.find_element(By.ID, "error").text == ""
+                and browser.find_element(By.ID, "file-name").text == dropped.name)
 
         browser.execute_script("document.getElementById('predictions').removeAttribute('data-top1')")
         browser.find_element(By.ID, "random").click()
@@ -101,4 +106,5 @@ def test_the_page_in_chromium(trained, browser, tmp_path):  # noqa: F811  (the f
         assert browser.find_element(By.ID, "error").text == ""
         drawn = trained["data"] / browser.find_element(By.ID, "file-name").text  # e.g. test/class3/0001.png
         [expected] = predict(str(trained["export"]), [str(drawn)], top_k=1)
-        assert browser.find_element(By.ID, "predictions").get_attribute("data-top1") == expected["predictions"][0]["class"]
+        assert (browser.find_element(By.ID, "predictions").get_attribute("data-top1")
+                == expected["predictions"][0]["class"])

@@ -67,7 +67,8 @@ def tensorboard_options(args: argparse.Namespace) -> dict:
 def add_run_flags(parser: argparse.ArgumentParser, run_group: argparse._ActionsContainer | None = None) -> None:
     """--run and --checkpoint: the trained model a command reads; --run is required unless it goes into `run_group`
     (a group of alternatives such as `serve`'s --run or --model)."""
-    (run_group or parser).add_argument("--run", required=run_group is None, metavar="DIR", help="run folder, e.g. runs/bn")
+    (run_group or parser).add_argument("--run", required=run_group is None, metavar="DIR",
+                                       help="run folder, e.g. runs/bn")
     parser.add_argument("--checkpoint", choices=["last", "best"], default="last",
                         help="last.keras, the final epoch (default), or best.keras: the epoch a validation split chose "
                         "(runs trained with --val-split)")
