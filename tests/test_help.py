@@ -16,7 +16,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 HELP = Path(__file__).resolve().parent / "help"
 # "" is the top level (tests/help/train_keras.txt), then every subcommand.
-COMMANDS = ("", "train", "export", "evaluate", "predict", "lab", "study", "compare", "describe", "heatmap", "inspect",
+COMMANDS = ("", "train", "export", "evaluate", "predict", "lab", "study", "answers", "compare", "describe", "heatmap", "inspect",
             "lr-find", "tune")
 
 
