@@ -48,6 +48,12 @@ from keras_cnn.formatting import decimal, percent, points, setting
 PLACEHOLDER = re.compile(r"\{([\w.-]+)\}")
 MARKDOWN_FILE, PDF_FILE, PROGRESSION_CHART = "answers.md", "answers.pdf", "progression.png"
 LARGER_INPUT = (64, 64)  # the larger image of Q4 and Q6
+_DRAW = True  # sheet(draw=False) computes the blocks without drawing the charts (the tests compare the text)
+
+
+def _chart(plot, data, path: str) -> str:
+    """Draw `data` into `path` with `plot`, unless the sheet is made without charts; the path either way."""
+    return plot(data, path) if _DRAW else path
 
 
 def write_answers(lab: str = "runs/lab", studies: str = "studies", out: str = "answers") -> list[str]:
@@ -65,8 +71,10 @@ def write_text_file(path: str, text: str) -> str:
 
 
 def sheet(variants: dict[str, Variant], studies: dict[str, StudyResult], lab: str, studies_dir: str,
-          out: str) -> list[tuple]:
-    """The blocks of the whole sheet (charts are written into `out` on the way)."""
+          out: str, draw: bool = True) -> list[tuple]:
+    """The blocks of the whole sheet; its charts are drawn into `out` on the way unless `draw` is False."""
+    global _DRAW
+    _DRAW = draw
     facts = network_facts() | record_facts(variants)
     blocks = _front(variants, lab, studies_dir, out)
     for part, title in PARTS.items():
@@ -98,7 +106,7 @@ def _front(variants: dict[str, Variant], lab: str, studies_dir: str, out: str) -
         blocks.append(("table", ["variant", "seeds", "test accuracy per seed", "mean", "range", "train - test gap (mean)"],
                        rows))
     if cifar:
-        chart = plot_progression(cifar, os.path.join(out, PROGRESSION_CHART))
+        chart = _chart(plot_progression, cifar, os.path.join(out, PROGRESSION_CHART))
         blocks.append(("image", chart, "Test accuracy per epoch of every CIFAR-10 variant: the mean of its seeds (line) "
                                        "and their range (band); right, the second half of training enlarged."))
     missing = [name for name in LAB_ORDER if name not in variants]
@@ -188,12 +196,13 @@ def _min_loss(variant: Variant) -> str:
 
 def _figure(name: str, variants: dict[str, Variant], out: str) -> list[tuple]:
     if name == "progression":
-        path = os.path.join(out, PROGRESSION_CHART)
-        return [("image", path, "The progression (see the top of the sheet).")] if os.path.exists(path) else []
+        cifar = [v for v in variants.values() if v.name != "lenet5"]
+        return [("image", os.path.join(out, PROGRESSION_CHART), "The progression (see the top of the sheet).")] \
+            if cifar else []
     variant = variants.get(name.removeprefix("curves-"))
     if variant is None:
         return []
-    path = plot_curves(variant, os.path.join(out, f"{name}.png"))
+    path = _chart(plot_curves, variant, os.path.join(out, f"{name}.png"))
     return [("image", path, f"`{variant.name}`: train (dashed) and test (solid) accuracy and loss per epoch.")]
 
 
