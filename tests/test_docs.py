@@ -110,3 +110,33 @@ def test_the_committed_records_are_not_git_ignored():
                          ids=lambda path: path.name)
 def test_every_published_study_quotes_its_committed_run_records(folder):
     check_study_report(folder)
+
+
+LAB_PAGE = REPO / "docs" / "lab.md"
+GENERATED = re.compile(r"<!-- GENERATED:([\w-]+):.*?-->\n(.*?)\n<!-- /GENERATED:\1 -->", re.S)
+# What a measurement looks like: a percentage, a difference in points, a time, or a value with three or more
+# decimals (losses, statistics). Settings (lr 0.01) and the architecture's sizes (5x5, 1,000 units) are definitions
+# that tests/test_config.py and tests/test_analysis.py check against the code.
+MEASURED = re.compile(r"\d+(\.\d+)?\s?%|\d\.\d{3,}|\d\s?pp\b|\d points|\d+ (s|seconds|minutes|hours)\b")
+
+
+def test_the_generated_parts_of_docs_lab_are_the_ones_made_from_the_records_and_the_code():
+    publish = publish_module()
+    found = dict(GENERATED.findall(LAB_PAGE.read_text()))
+    assert found == publish.lab_parts(), "run `python docs/results/publish.py` after adding a record"
+
+
+def test_docs_lab_quotes_no_measured_number_outside_its_generated_parts():
+    text = re.sub(r"```.*?```", "", GENERATED.sub("", LAB_PAGE.read_text()), flags=re.S)
+    typed = [line for line in text.splitlines() if MEASURED.search(line)]
+    assert not typed, f"a measured number typed by hand in docs/lab.md: {typed}"
+
+
+def test_the_describe_excerpt_in_docs_lab_is_what_describe_prints():
+    from keras_cnn.analysis import describe, format_text
+
+    block = re.search(r"```\n\$ python train_keras.py describe --variant bn --input-size 64 64\n(.*?)```",
+                      LAB_PAGE.read_text(), re.S)[1]
+    printed = format_text(describe("bn", (64, 64))).splitlines()
+    for line in filter(None, block.splitlines()):
+        assert line == "..." or line in printed, line
