@@ -25,7 +25,7 @@ LAST_EPOCHS = 5  # the stability of a run's end: the range of its last five epoc
 # Written once, applied to every comparison of two variants in the sheet.
 DIFFERENCE_RULE = (
     "A difference between two variants counts as a finding only when each has at least two seeds and the ranges "
-    "(min to max) of their seeds do not overlap; otherwise the sheet says no difference is measurable."
+    "(min to max) of their seeds do not overlap; otherwise it reads \"no difference measurable\"."
 )
 
 
