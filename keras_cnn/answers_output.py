@@ -11,6 +11,7 @@ import re
 import statistics
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 from keras_cnn.answers_records import Variant
 from keras_cnn.plots import save_figure
@@ -76,6 +77,7 @@ def plot_curves(variant: Variant, path: str) -> str:
             panel.fill_between(epochs, [v * scale for v in low], [v * scale for v in high],
                                color=color if name == "test" else "black", alpha=0.15, linewidth=0)
         panel.set_xlabel("epoch")
+        panel.xaxis.set_major_locator(MaxNLocator(integer=True))
         panel.set_ylabel(title)
         panel.grid(alpha=0.3)
     seeds = len(variant.runs)
@@ -144,7 +146,7 @@ def _table(headers: list[str], rows: list[list[str]], width: float, style):
     from reportlab.lib import colors
     from reportlab.platypus import Paragraph, Table, TableStyle
 
-    sizes = [min(max(len(str(cells[i])) for cells in [headers, *rows]), 40) + 4 for i in range(len(headers))]
+    sizes = [min(max(len(str(cells[i])) for cells in [headers, *rows]), 40) + 6 for i in range(len(headers))]
     widths = [width * size / sum(sizes) for size in sizes]
     data = [[Paragraph(pdf_text(str(cell)), style) for cell in cells] for cells in [headers, *rows]]
     table = Table(data, colWidths=widths, repeatRows=1)
