@@ -48,12 +48,16 @@ from keras_cnn.formatting import decimal, percent, points, setting
 PLACEHOLDER = re.compile(r"\{([\w.-]+)\}")
 MARKDOWN_FILE, PDF_FILE, PROGRESSION_CHART = "answers.md", "answers.pdf", "progression.png"
 LARGER_INPUT = (64, 64)  # the larger image of Q4 and Q6
-_DRAW = True  # sheet(draw=False) computes the blocks without drawing the charts (the tests compare the text)
 
 
-def _chart(plot, data, path: str) -> str:
-    """Draw `data` into `path` with `plot`, unless the sheet is made without charts; the path either way."""
-    return plot(data, path) if _DRAW else path
+def _draw(plot, data, path: str) -> str:
+    """Draw `data` into `path` with `plot`; return the path."""
+    return plot(data, path)
+
+
+def _skip(plot, data, path: str) -> str:
+    """The chart's path, not drawn (sheet(draw=False): the tests compare the text)."""
+    return path
 
 
 def write_answers(lab: str = "runs/lab", studies: str = "studies", out: str = "answers") -> list[str]:
@@ -73,21 +77,20 @@ def write_text_file(path: str, text: str) -> str:
 def sheet(variants: dict[str, Variant], studies: dict[str, StudyResult], lab: str, studies_dir: str,
           out: str, draw: bool = True) -> list[tuple]:
     """The blocks of the whole sheet; its charts are drawn into `out` on the way unless `draw` is False."""
-    global _DRAW
-    _DRAW = draw
+    chart = _draw if draw else _skip
     facts = network_facts() | record_facts(variants)
-    blocks = _front(variants, lab, studies_dir, out)
+    blocks = _front(variants, lab, studies_dir, out, chart)
     for part, title in PARTS.items():
         blocks.append(("h2", title))
         if part == 3:
             blocks += [("p", "**The methods, one sentence each** (principle, and why it improves learning):"),
                        ("list", [f"**{name}**: {sentence}" for name, sentence in METHODS])]
         for question in (q for q in QUESTIONS if q.part == part):
-            blocks += answer(question, facts, variants, studies, lab, studies_dir, out)
+            blocks += answer(question, facts, variants, studies, (lab, studies_dir, out), chart)
     return blocks
 
 
-def _front(variants: dict[str, Variant], lab: str, studies_dir: str, out: str) -> list[tuple]:
+def _front(variants: dict[str, Variant], lab: str, studies_dir: str, out: str, chart=_draw) -> list[tuple]:
     command = f"python train_keras.py answers --lab {lab} --studies {studies_dir} --out {out}"
     blocks = [
         ("title", "The lab's answer sheet: 34 questions"),
@@ -106,8 +109,7 @@ def _front(variants: dict[str, Variant], lab: str, studies_dir: str, out: str) -
         blocks.append(("table", ["variant", "seeds", "test accuracy per seed", "mean", "range", "train - test gap (mean)"],
                        rows))
     if cifar:
-        chart = _chart(plot_progression, cifar, os.path.join(out, PROGRESSION_CHART))
-        blocks.append(("image", chart, "Test accuracy per epoch of every CIFAR-10 variant: the mean of its seeds (line) "
+        blocks.append(("image", chart(plot_progression, cifar, os.path.join(out, PROGRESSION_CHART)), "Test accuracy per epoch of every CIFAR-10 variant: the mean of its seeds (line) "
                                        "and their range (band); right, the second half of training enlarged."))
     missing = [name for name in LAB_ORDER if name not in variants]
     if missing:
@@ -115,9 +117,12 @@ def _front(variants: dict[str, Variant], lab: str, studies_dir: str, out: str) -
     return blocks
 
 
-def answer(question: Question, facts: dict, variants: dict[str, Variant], studies: dict[str, StudyResult], lab: str,
-           studies_dir: str, out: str) -> list[tuple]:
-    """The blocks of one question: its answer in words, its table, its measured numbers, figures and code."""
+def answer(question: Question, facts: dict, variants: dict[str, Variant], studies: dict[str, StudyResult],
+           folders: tuple[str, str, str], chart=_draw) -> list[tuple]:
+    """The blocks of one question: its answer in words, its table, its measured numbers, figures and code.
+
+    `folders` are the lab's, the studies' and the sheet's; `chart` draws a chart (or only names it)."""
+    lab, studies_dir, out = folders
     blocks: list[tuple] = [("h3", f"Q{question.number}. {question.asks}")]
     sentences = [s for s in (fill(sentence, facts) for sentence in question.answer) if s]
     if question.table:  # the first sentence introduces the table, the others comment on it
@@ -131,9 +136,9 @@ def answer(question: Question, facts: dict, variants: dict[str, Variant], studie
         blocks.append(("p", f"Not measured yet (no run of {', '.join(f'`{a}`' for a in absent)}): "
                             + _lab_command(absent, lab)))
     for name in question.figures:
-        blocks += _figure(name, variants, out)
+        blocks += _figure(name, variants, out, chart)
     if question.number in VARIANT_QUESTIONS:
-        blocks += variant_results(question.number, variants, lab, out)
+        blocks += variant_results(question.number, variants, lab, out, chart)
     for name in _studies_of(question, studies):
         blocks += study_blocks(name, studies.get(name), studies_dir, out)
     return [block for block in blocks if block != ("p", "")]
@@ -147,7 +152,7 @@ def fill(sentence: str, facts: dict) -> str | None:
     return PLACEHOLDER.sub(lambda match: facts[match[1]], sentence)
 
 
-def variant_results(number: int, variants: dict[str, Variant], lab: str, out: str) -> list[tuple]:
+def variant_results(number: int, variants: dict[str, Variant], lab: str, out: str, chart=_draw) -> list[tuple]:
     """A "describe your results" question: the variant's numbers per seed, against the step before, its code."""
     name, before = VARIANT_QUESTIONS[number]
     blocks: list[tuple] = []
@@ -159,7 +164,7 @@ def variant_results(number: int, variants: dict[str, Variant], lab: str, out: st
         if len(variant.runs) < 2:
             blocks.append(("p", f"One seed: its spread is not measured. More seeds: `python train_keras.py train "
                                 f"--variant {name} --seed 1 --data-dir DIR --run-dir {lab}/{name}-seed1` (and --seed 2)."))
-        blocks += _figure(f"curves-{name}", variants, out)
+        blocks += _figure(f"curves-{name}", variants, out, chart)
     blocks += [("p", f"The code of `{name}`: its settings, and the layers `build_model` makes of them "
                      "(generated from keras_cnn/config.py and keras_cnn/models.py):"), ("code", variant_code(name))]
     return blocks
@@ -194,7 +199,7 @@ def _min_loss(variant: Variant) -> str:
     return f"{losses} at epoch{'s' if len(variant.runs) > 1 else ''} {epochs}"
 
 
-def _figure(name: str, variants: dict[str, Variant], out: str) -> list[tuple]:
+def _figure(name: str, variants: dict[str, Variant], out: str, chart=_draw) -> list[tuple]:
     if name == "progression":
         cifar = [v for v in variants.values() if v.name != "lenet5"]
         return [("image", os.path.join(out, PROGRESSION_CHART), "The progression (see the top of the sheet).")] \
@@ -202,7 +207,7 @@ def _figure(name: str, variants: dict[str, Variant], out: str) -> list[tuple]:
     variant = variants.get(name.removeprefix("curves-"))
     if variant is None:
         return []
-    path = _chart(plot_curves, variant, os.path.join(out, f"{name}.png"))
+    path = chart(plot_curves, variant, os.path.join(out, f"{name}.png"))
     return [("image", path, f"`{variant.name}`: train (dashed) and test (solid) accuracy and loss per epoch.")]
 
 
