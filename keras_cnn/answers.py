@@ -242,7 +242,7 @@ def network_facts() -> dict[str, str]:
     whole, crop, big = describe("baseline"), describe("augment"), describe("baseline", LARGER_INPUT)
     conv1, conv2, fc4 = whole.row("conv1"), whole.row("conv2"), whole.row("fc4")
     convs = [row for row in whole.rows if row.dense_equivalent is not None]
-    momentum, baseline = resolve_config("momentum"), resolve_config("baseline")
+    momentum, baseline, lenet = resolve_config("momentum"), resolve_config("baseline"), resolve_config("lenet5")
     pool = _layer("baseline", "pool1")
     kernel = _layer("baseline", "conv1").kernel_size[0]
     classes = whole.rows[-1].output_shape[-1]
@@ -266,6 +266,7 @@ def network_facts() -> dict[str, str]:
         "fc64_out": _shape(big.rows[-1].output_shape[:2]), "fc64_jump": str(big.row("fc4").fields[0].jump),
         "first_whole": next(row.name for row in whole.rows if row.whole_input),
         "lenet5_total": _count(describe("lenet5").total_weights), "classes": str(classes),
+        "lenet5_lr": setting(lenet.lr), "lenet5_epochs": str(lenet.epochs), "lenet5_batch": str(lenet.batch_size),
         "ln_classes": f"{math.log(classes):.3f}", "chance": percent(1 / classes, 0),
         "baseline_lr": setting(baseline.lr), "batch_size": str(baseline.batch_size), "epochs": str(baseline.epochs),
         "momentum": setting(momentum.momentum), "lr0": setting(momentum.lr), "lr_decay": setting(momentum.lr_decay),

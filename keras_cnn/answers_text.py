@@ -75,7 +75,7 @@ QUESTIONS = (
         "Advantages: one small kernel is shared by every position, so far fewer weights ({conv1_w} for conv1 against "
         "{conv1_dense}) and less data to fit them; a pattern is detected wherever it appears (translation "
         "equivariance); the layer takes images of any size (Q4-Q6).",
-        "Limits: a unit sees only its k x k window ({rf_conv1} pixels for conv1), so seeing the whole object takes "
+        "Limits: a unit sees only its k x k window ({rf_conv1}x{rf_conv1} pixels for conv1), so seeing the whole object takes "
         "depth and pooling; the same filter at every position cannot specialize by location; convolutions are "
         "equivariant to translations only, not to rotations or changes of scale; and their cost in operations stays "
         "large (conv2: {conv2_macs} multiply-accumulates per image for {conv2_w} weights).")),
@@ -145,7 +145,8 @@ QUESTIONS = (
         "features (SIFT has no learned weight) and discards where the words are in the image. The price of the "
         "CNN is many more weights to fit, hence more data or regularization.")),
     Question(13, 2, "Run the provided code: LeNet5 on MNIST.", (
-        "LeNet5 ({lenet5_total} weights) trains on the MNIST sample with SGD; its result is measured below.",)),
+        "LeNet5 ({lenet5_total} weights) trains on MNIST with plain SGD at lr {lenet5_lr}, batch {lenet5_batch}, for "
+        "{lenet5_epochs} epochs; its result is measured below.",)),
     Question(14, 2, "How are the train and test loss and accuracy computed differently?", (
         "The train figures are averages over the epoch's batches, measured while the weights change, in training "
         "mode (dropout on, batch normalization with each batch's statistics, augmented images).",
@@ -184,7 +185,7 @@ QUESTIONS = (
     Question(21, 3, "Other normalizations (ZCA, ...).", (
         "Besides per-channel standardization: the mean image (one mean and standard deviation per pixel and "
         "channel), the lab's constants, and ZCA whitening, which decorrelates the pixels (neighbouring pixels are "
-        "strongly correlated) and leaves the edges.",), studies=("normalization",)),
+        "strongly correlated) and leaves mostly the edges.",), studies=("normalization",)),
     Question(22, 3, "Results of data augmentation (augment).", (
         "Random 28x28 crops and horizontal flips in training, the centered crop at test: measured below.",)),
     Question(23, 3, "Is the horizontal flip usable on every kind of image?", (
@@ -200,7 +201,7 @@ QUESTIONS = (
     Question(25, 3, "Other augmentations.", (
         "This project has {augmentations} (`--augment`); the study tries each alone.",), studies=("augmentations",)),
     Question(26, 3, "Results of momentum and learning-rate decay; stability at the end of training.", (
-        "Momentum {momentum} and the rate lr0 x {lr_decay}^epoch from lr0 = {lr0}: measured below, with the spread of "
+        "Momentum {momentum} and the rate lr0 x {lr_decay}^(epoch - 1) from lr0 = {lr0}: measured below, with the spread of "
         "the last five epochs as the measure of stability.",)),
     Question(27, 3, "The effect of momentum and of the learning-rate decay, each.", (
         "Momentum {momentum} averages the gradients of about the last 1 / (1 - {momentum}) = {momentum_factor} steps: "
