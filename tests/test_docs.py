@@ -140,3 +140,16 @@ def test_the_describe_excerpt_in_docs_lab_is_what_describe_prints():
     printed = format_text(describe("bn", (64, 64))).splitlines()
     for line in filter(None, block.splitlines()):
         assert line == "..." or line in printed, line
+
+
+def test_the_readme_inspection_caption_is_made_from_its_runs_record():
+    publish = publish_module()
+    readme = (REPO / "README.md").read_text()
+    caption = readme.split(publish.INSPECT_START)[1].split(publish.INSPECT_END)[0].strip()
+    assert caption == publish.inspect_caption(), "run `python docs/results/publish.py` after adding a record"
+    record = REPO / publish.RUNS / publish.INSPECTED / "metrics.json"
+    if record.exists():  # the accuracy quoted is the one of the last epoch, whose checkpoint the pictures show
+        import json
+
+        accuracy = json.loads(record.read_text())["final_test_accuracy"]
+        assert f"test accuracy {100 * accuracy:.2f}%" in caption

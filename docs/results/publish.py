@@ -195,6 +195,23 @@ def rewrite_lab_report() -> None:
 
 LAB_PAGE = os.path.join("docs", "lab.md")
 
+# The README's inspection pictures: `inspect` of the last epoch of this committed run, copied into docs/inspect/NAME/.
+INSPECTED = "lab-dropout-seed1"
+INSPECT_START = "<!-- INSPECT_START: made by docs/results/publish.py from docs/results/runs; do not edit -->"
+INSPECT_END = "<!-- INSPECT_END -->"
+
+
+def inspect_caption() -> str:
+    """The caption of the README's inspection pictures: which run, which checkpoint, its accuracy from metrics.json."""
+    record = load(INSPECTED)
+    if record is None:
+        return f"The pictures come from the committed run {INSPECTED} once its record is in {RUNS}."
+    config, metrics = record["config"]["config"], record["metrics"]
+    return (f"From the last epoch (`last.keras`) of the committed run [{INSPECTED}]({record['path']}) "
+            f"(`{config['variant']}`, `--seed {config['seed']}`, {metrics['epochs']} epochs on all the training images): "
+            f"test accuracy {percent(metrics['final_test_accuracy'], 2)} (its `metrics.json`); per class: "
+            f"[report](docs/inspect/{INSPECTED}/report.md).")
+
 
 def generated_markers(name: str) -> tuple[str, str]:
     """The markers around the generated part `name` of docs/lab.md."""
@@ -222,6 +239,7 @@ if __name__ == "__main__":
         rewrite_between(RESULTS_PAGE, SELECTION_START, SELECTION_END, selection_table())
         rewrite_lab_report()
         rewrite_lab_page()
+        rewrite_between(README, INSPECT_START, INSPECT_END, inspect_caption())
         print(f"Rewrote {README}'s Results table, {LAB_REPORT}/report.md and its figure, the selection in "
               f"{RESULTS_PAGE} and the generated parts of {LAB_PAGE}")
     else:
