@@ -116,8 +116,8 @@ def _styles() -> dict:
 
     sheet = getSampleStyleSheet()
     return {
-        "title": sheet["Title"], "h2": sheet["Heading2"], "h3": ParagraphStyle("h3", parent=sheet["Heading3"],
-                                                                             spaceBefore=8, spaceAfter=3),
+        "title": sheet["Title"], "h2": ParagraphStyle("h2", parent=sheet["Heading2"], keepWithNext=1),
+        "h3": ParagraphStyle("h3", parent=sheet["Heading3"], spaceBefore=8, spaceAfter=3, keepWithNext=1),
         "p": ParagraphStyle("p", parent=sheet["BodyText"], fontSize=9.5, leading=12.5, spaceAfter=4),
         "cell": ParagraphStyle("cell", parent=sheet["BodyText"], fontSize=7.5, leading=9),
         "code": ParagraphStyle("code", parent=sheet["Code"], fontSize=7.2, leading=8.6, leftIndent=6),
