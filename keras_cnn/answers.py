@@ -70,6 +70,7 @@ def write_answers(lab: str = "runs/lab", studies: str = "studies", out: str = "a
 
 
 def write_text_file(path: str, text: str) -> str:
+    """Write `text` to `path` atomically; return the path."""
     write_text(path, text)
     return path
 
@@ -312,6 +313,7 @@ def record_facts(variants: dict[str, Variant]) -> dict[str, str]:
 
 
 def network_facts_total() -> int:
+    """The trainable weights of the lab's CIFAR-10 network (Q11's numerator)."""
     from keras_cnn.analysis import describe
 
     return describe("baseline").total_weights
