@@ -126,7 +126,7 @@ def _styles() -> dict:
 
 
 def _flowables(block: tuple, width: float) -> list:
-    from reportlab.platypus import Paragraph, Preformatted, Spacer
+    from reportlab.platypus import KeepTogether, Paragraph, Preformatted, Spacer
 
     styles, kind = _styles(), block[0]
     if kind in ("title", "h2", "h3", "p"):
@@ -134,7 +134,8 @@ def _flowables(block: tuple, width: float) -> list:
     if kind == "list":
         return [Paragraph(pdf_text(item), styles["p"], bulletText="•") for item in block[1]]
     if kind == "code":
-        return [Preformatted(block[1].translate(PDF_CHARACTERS), styles["code"], maxLineLength=118), Spacer(1, 4)]
+        code = Preformatted(block[1].translate(PDF_CHARACTERS), styles["code"], maxLineLength=118)
+        return [KeepTogether([code]), Spacer(1, 4)]  # a variant's code on one page
     if kind == "table":
         return [_table(block[1], block[2], width, styles["cell"]), Spacer(1, 6)]
     if kind == "image":
