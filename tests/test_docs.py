@@ -127,3 +127,46 @@ def test_every_published_finding_is_what_the_rule_says_of_its_committed_records(
     results = collect(str(folder), runs, points)
     results.analysis = published["analysis"]
     assert STUDIES[folder.name].finding(results) == published["finding"]
+
+
+LAB_PAGE = REPO / "docs" / "lab.md"
+GENERATED = re.compile(r"<!-- GENERATED:([\w-]+):.*?-->\n(.*?)\n<!-- /GENERATED:\1 -->", re.S)
+# What a measurement looks like: a percentage, a difference in points, a time, or a value with three or more
+# decimals (losses, statistics). Settings (lr 0.01) and the architecture's sizes (5x5, 1,000 units) are definitions
+# that tests/test_config.py and tests/test_analysis.py check against the code.
+MEASURED = re.compile(r"\d+(\.\d+)?\s?%|\d\.\d{3,}|\d\s?pp\b|\d points|\d+ (s|seconds|minutes|hours)\b")
+
+
+def test_the_generated_parts_of_docs_lab_are_the_ones_made_from_the_records_and_the_code():
+    publish = publish_module()
+    found = dict(GENERATED.findall(LAB_PAGE.read_text()))
+    assert found == publish.lab_parts(), "run `python docs/results/publish.py` after adding a record"
+
+
+def test_docs_lab_quotes_no_measured_number_outside_its_generated_parts():
+    text = re.sub(r"```.*?```", "", GENERATED.sub("", LAB_PAGE.read_text()), flags=re.S)
+    typed = [line for line in text.splitlines() if MEASURED.search(line)]
+    assert not typed, f"a measured number typed by hand in docs/lab.md: {typed}"
+
+
+def test_the_describe_excerpt_in_docs_lab_is_what_describe_prints():
+    from keras_cnn.analysis import describe, format_text
+
+    block = re.search(r"```\n\$ python train_keras.py describe --variant bn --input-size 64 64\n(.*?)```",
+                      LAB_PAGE.read_text(), re.S)[1]
+    printed = format_text(describe("bn", (64, 64))).splitlines()
+    for line in filter(None, block.splitlines()):
+        assert line == "..." or line in printed, line
+
+
+def test_the_readme_inspection_caption_is_made_from_its_runs_record():
+    publish = publish_module()
+    readme = (REPO / "README.md").read_text()
+    caption = readme.split(publish.INSPECT_START)[1].split(publish.INSPECT_END)[0].strip()
+    assert caption == publish.inspect_caption(), "run `python docs/results/publish.py` after adding a record"
+    record = REPO / publish.RUNS / publish.INSPECTED / "metrics.json"
+    if record.exists():  # the accuracy quoted is the one of the last epoch, whose checkpoint the pictures show
+        import json
+
+        accuracy = json.loads(record.read_text())["final_test_accuracy"]
+        assert f"test accuracy {100 * accuracy:.2f}%" in caption

@@ -16,8 +16,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 HELP = Path(__file__).resolve().parent / "help"
 # "" is the top level (tests/help/train_keras.txt), then every subcommand.
-COMMANDS = ("", "train", "export", "evaluate", "predict", "serve", "lab", "study", "compare", "describe", "heatmap",
-            "inspect", "lr-find", "tune")
+COMMANDS = ("", "train", "export", "evaluate", "predict", "serve", "lab", "study", "answers", "compare", "describe",
+            "heatmap", "inspect", "lr-find", "tune")
 
 
 def help_file(command: str) -> Path:

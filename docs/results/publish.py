@@ -2,11 +2,14 @@
 
     python docs/results/publish.py add RUN_DIR NAME   # copy a finished run's records to docs/results/runs/NAME/
     python docs/results/publish.py                    # rewrite the README's Results table, docs/lab/report.md
-                                                      # and the selection of `best` in docs/results.md
+                                                      # and its main figure, the selection of `best` in
+                                                      # docs/results.md and the generated parts of docs/lab.md
 
 A record is a run's config.json, history.csv and metrics.json (no checkpoints). The README's
 Results table lies between the two RESULTS_* markers and is rewritten whole from the records;
-tests/test_docs.py checks that it equals what this script makes of the committed records.
+tests/test_docs.py checks that it equals what this script makes of the committed records. So are the
+parts of docs/lab.md between `<!-- GENERATED:name ... -->` and `<!-- /GENERATED:name -->`: every
+measured number of that page lies in one of them.
 """
 
 import os
@@ -16,6 +19,7 @@ from collections.abc import Sequence
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # lab_numbers.py, beside this file
 
 from keras_cnn.files import read_json, write_json, write_text  # noqa: E402
 from keras_cnn.formatting import percent, points  # noqa: E402
@@ -174,7 +178,10 @@ def rewrite_between(page: str, start: str, end: str, table: str) -> None:
 
 
 def rewrite_lab_report() -> None:
-    """docs/lab/report.md and its charts (the lab's main figure): `compare` over the seed-0 CIFAR-10 records that exist."""
+    """docs/lab/report.md and its charts: `compare` over the seed-0 CIFAR-10 records that exist; then the lab's main
+    figure, test_accuracy.png, replaced by every seed of every variant (mean line and min-max band)."""
+    from keras_cnn.answers_output import plot_progression
+    from keras_cnn.answers_records import read_lab
     from keras_cnn.report import compare
 
     names = [record_name(variant) for variant in LAB_VARIANTS if load(record_name(variant))]
@@ -182,6 +189,46 @@ def rewrite_lab_report() -> None:
         return
     os.chdir(REPO)  # so the report names the records by their paths in the repository
     compare([os.path.join(RUNS, name) for name in names], out=LAB_REPORT, say=lambda *args: None)
+    variants = [variant for name, variant in read_lab(RUNS).items() if name in LAB_VARIANTS]
+    plot_progression(variants, os.path.join(LAB_REPORT, "test_accuracy.png"))
+
+
+LAB_PAGE = os.path.join("docs", "lab.md")
+
+# The README's inspection pictures: `inspect` of the last epoch of this committed run, copied into docs/inspect/NAME/.
+INSPECTED = "lab-dropout-seed1"
+INSPECT_START = "<!-- INSPECT_START: made by docs/results/publish.py from docs/results/runs; do not edit -->"
+INSPECT_END = "<!-- INSPECT_END -->"
+
+
+def inspect_caption() -> str:
+    """The caption of the README's inspection pictures: which run, which checkpoint, its accuracy from metrics.json."""
+    record = load(INSPECTED)
+    if record is None:
+        return f"The pictures come from the committed run {INSPECTED} once its record is in {RUNS}."
+    config, metrics = record["config"]["config"], record["metrics"]
+    return (f"From the last epoch (`last.keras`) of the committed run [{INSPECTED}]({record['path']}) "
+            f"(`{config['variant']}`, `--seed {config['seed']}`, {metrics['epochs']} epochs on all the training images): "
+            f"test accuracy {percent(metrics['final_test_accuracy'], 2)} (its `metrics.json`); per class: "
+            f"[report](docs/inspect/{INSPECTED}/report.md).")
+
+
+def generated_markers(name: str) -> tuple[str, str]:
+    """The markers around the generated part `name` of docs/lab.md."""
+    return f"<!-- GENERATED:{name}: made by docs/results/publish.py; do not edit -->", f"<!-- /GENERATED:{name} -->"
+
+
+def lab_parts() -> dict[str, str]:
+    """The generated parts of docs/lab.md, by name: every number they show is read from a record or the code."""
+    from lab_numbers import describe_table, normalization_table, progression_table
+
+    return {"normalization": normalization_table(RUNS), "describe": describe_table(),
+            "progression": progression_table(RUNS)}
+
+
+def rewrite_lab_page() -> None:
+    for name, text in lab_parts().items():
+        rewrite_between(LAB_PAGE, *generated_markers(name), text)
 
 
 if __name__ == "__main__":
@@ -191,6 +238,9 @@ if __name__ == "__main__":
         rewrite_between(README, RESULTS_START, RESULTS_END, results_table())
         rewrite_between(RESULTS_PAGE, SELECTION_START, SELECTION_END, selection_table())
         rewrite_lab_report()
-        print(f"Rewrote {README}'s Results table, {LAB_REPORT}/report.md and the selection in {RESULTS_PAGE}")
+        rewrite_lab_page()
+        rewrite_between(README, INSPECT_START, INSPECT_END, inspect_caption())
+        print(f"Rewrote {README}'s Results table, {LAB_REPORT}/report.md and its figure, the selection in "
+              f"{RESULTS_PAGE} and the generated parts of {LAB_PAGE}")
     else:
         raise SystemExit(__doc__)

@@ -12,6 +12,7 @@ import sys
 
 from keras_cnn import __version__, console
 from keras_cnn.commands import (
+    answers,
     compare,
     describe,
     evaluate,
@@ -31,7 +32,8 @@ from keras_cnn.errors import KerasCnnError
 from keras_cnn.files import WRITE_FAILURES, WriteError, write_failure
 
 # In the order of --help.
-COMMANDS = (train, export, evaluate, predict, serve, lab, study, compare, describe, heatmap, inspect_run, lr_find, tune)
+COMMANDS = (train, export, evaluate, predict, serve, lab, study, answers, compare, describe, heatmap, inspect_run,
+            lr_find, tune)
 
 
 def build_parser(prog: str = "train_keras.py") -> argparse.ArgumentParser:
