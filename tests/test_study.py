@@ -56,14 +56,15 @@ def test_normalization_study_compares_the_training_and_test_statistics(all_studi
 def test_optimizers_train_at_the_rate_lr_find_chose_before_the_runs(all_studies):
     folder = all_studies / "optimizers"
     chosen = json.loads((folder / "lr-find.json").read_text())
+    # one range test per optimizer setting (points that differ only by schedule share it), each in its own folder
+    suggested = {float(f"{json.loads(path.read_text())['suggestions']['minimum/10']:.3g}")
+                 for path in (folder / "lr-find").glob("*/lr_find.json")}
     for point, values in chosen.items():
-        found = json.loads((folder / "lr-find" / point / "lr_find.json").read_text()) if values["found_by_lr_find"] \
-            else None
         for seed in (0, 1):
             config = json.loads((folder / f"{point}_seed-{seed}" / "config.json").read_text())["config"]
             assert config["lr"] == values["lr"]
-        if found:  # the rate lr-find suggested, rounded to 3 digits
-            assert values["lr"] == pytest.approx(found["suggestions"]["minimum/10"], rel=5e-3)
+        if values["found_by_lr_find"]:  # the rate lr-find suggested, rounded to 3 digits
+            assert values["lr"] in suggested, point
     # points sharing an optimizer share a rate, whatever their schedule
     assert {chosen[p]["lr"] for p in ("momentum", "momentum_cosine", "momentum_onecycle")} == {chosen["momentum"]["lr"]}
 
