@@ -263,8 +263,9 @@ def plot_grid(spec, results, path: str) -> str | None:
         figure, panel = plt.subplots(figsize=(6.5, 4.8))
         image = panel.imshow(table, cmap="viridis", aspect="auto")
         for (i, j), label in text.items():
-            panel.text(j, i, label, ha="center", va="center", color="w" if math.isnan(table[i, j]) or
-                       table[i, j] < np.nanmean(table) else "k", fontsize="small")
+            # a cell with no mean (every seed diverged) is left blank: dark text on the white background
+            dark = math.isnan(table[i, j]) or table[i, j] >= np.nanmean(table)
+            panel.text(j, i, label, ha="center", va="center", color="k" if dark else "w", fontsize="small")
         panel.set_xticks(range(len(cols)), [grid_value(c) for c in cols])
         panel.set_yticks(range(len(rows)), [grid_value(r) for r in rows])
         panel.set_xlabel(axes[1])
