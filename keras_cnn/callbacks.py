@@ -161,6 +161,18 @@ class Checkpoints(keras.callbacks.Callback):
         atomic_write(os.path.join(self.folder, name), self.model.save)
 
 
+class AveragedWeights(keras.callbacks.SwapEMAWeights):
+    """Keras' SwapEMAWeights(swap_on_epoch=True): evaluations and everything saved at an epoch's end see the average.
+
+    Keras' callback starts believing the model holds the raw weights. A resumed run's weights
+    were saved at an epoch's end, with the average swapped in, so there it starts the other way.
+    """
+
+    def __init__(self, resumed: bool):
+        super().__init__(swap_on_epoch=True)
+        self._ema_weights_in_model = resumed
+
+
 class TrainingState(keras.callbacks.Callback):
     """Saves, after every epoch, everything that decides the next one; restores it when a run resumes.
 

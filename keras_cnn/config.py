@@ -16,7 +16,7 @@ from keras_cnn.errors import ConfigError
 DATASET_SHAPES = {"cifar10": (32, 32, 3), "mnist": (28, 28, 1)}
 ARCHITECTURES = ("cifar_cnn", "lenet5")
 NORMALIZATIONS = ("none", "train", "pixel", "lab")
-AUGMENTATIONS = ("crop28", "pad-crop32", "flip", "vflip", "cutout", "mixup", "cutmix", "color")
+AUGMENTATIONS = ("crop28", "pad-crop32", "flip", "alt-flip", "vflip", "cutout", "mixup", "cutmix", "color")
 WHITENINGS = ("none", "zca")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("exp", "step", "cosine", "warmup-cosine", "onecycle")
@@ -87,8 +87,17 @@ class TrainConfig:
         "torch", "initial weights: torch (PyTorch's default, as in the lab's code: kernels and biases uniform in "
         "+-1/sqrt(fan_in)) or glorot (Keras' default: Glorot-uniform kernels, zero biases)"
     )
+    whiten_conv1: bool = _setting(
+        False, "initialize conv1 from the training split's patch whitening: the covariance eigenvectors of its "
+        "patches with the largest eigenvalues, each scaled by 1/sqrt(eigenvalue), with both signs"
+    )
+    freeze_conv1: bool = _setting(False, "never train conv1 (kernel and bias): it stays the patch whitening; with --whiten-conv1")
     dropout: float = _setting(0.0, "dropout rate between fc4 and fc5 (0: no dropout layer)")
     batch_norm: bool = _setting(False, "batch normalization immediately after each convolution")
+    bn_momentum: float = _setting(
+        0.9, "batch norm: running statistics = momentum x themselves + (1 - momentum) x the batch's (Keras' "
+        "convention; the lab's PyTorch momentum 0.1 is 0.9 here)"
+    )
     # Optimization
     epochs: int = _setting(30, "number of epochs")
     batch_size: int = _setting(128, "images per training step (per replica with --strategy mirrored/multi-worker)")
@@ -98,6 +107,10 @@ class TrainConfig:
     nesterov: bool = _setting(False, "Nesterov momentum (sgd)")
     weight_decay: float = _setting(0.0, "decoupled weight decay of conv and dense kernels (not biases, BN)")
     label_smoothing: float = _setting(0.0, "label smoothing of the cross-entropy loss")
+    ema_momentum: float = _setting(
+        0.0, "exponential moving average of the weights (Keras' use_ema), updated every step with this momentum; "
+        "evaluations, checkpoints and the final model use the average (0: off)"
+    )
     sam_rho: float = _setting(
         0.0, "sharpness-aware minimization: each step follows the gradient at the weights moved by this distance "
         "uphill (0: off); with it a step costs two forward and backward passes"
@@ -295,6 +308,11 @@ def _check(config: TrainConfig) -> None:
     require(config.mixup_alpha > 0, f"mixup alpha must be > 0, got {config.mixup_alpha}")
     require(config.cutmix_alpha > 0, f"cutmix alpha must be > 0, got {config.cutmix_alpha}")
     require(0 <= config.color_jitter < 1, f"color jitter must be in [0, 1), got {config.color_jitter}")
+    require(not config.freeze_conv1 or config.whiten_conv1,
+            "freeze conv1 keeps conv1's initial kernel: use it with --whiten-conv1")
+    require(0 <= config.bn_momentum < 1, f"bn momentum must be in [0, 1), got {config.bn_momentum}")
+    require(0 <= config.ema_momentum < 1, f"ema momentum must be in [0, 1), got {config.ema_momentum}")
+    require(not {"flip", "alt-flip"} <= set(config.augment), "augment flip and alt-flip are two flips: choose one")
     require(config.weight_decay >= 0, f"weight decay must be >= 0, got {config.weight_decay}")
     require(0 <= config.label_smoothing < 1, f"label smoothing must be in [0, 1), got {config.label_smoothing}")
     require(math.isfinite(config.sam_rho) and config.sam_rho >= 0, f"sam rho must be >= 0, got {config.sam_rho}")

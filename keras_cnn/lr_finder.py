@@ -27,7 +27,7 @@ from keras_cnn.files import write_json, write_text
 from keras_cnn.optimization import uses_soft_labels
 from keras_cnn.plots import plt, save_figure
 from keras_cnn.rundir import CONFIG_FILE
-from keras_cnn.training import compiled_model, load_data, normalization_stats, zca_stats
+from keras_cnn.training import compiled_model, conv1_whitening, load_data, normalization_stats, zca_stats
 from pipelines.datasets import steps_per_epoch, train_dataset
 
 CHART_FILE = "lr_find.png"
@@ -123,11 +123,13 @@ def lr_find(
     # A constant rate that the callback sets before every step: no schedule, no decay.
     fixed_rate = dataclasses.replace(config, lr=start_lr, schedule="exp", lr_decay=1.0)
     model = compiled_model(fixed_rate, norm_stats, len(splits.class_names), zca=zca_stats(config, splits, norm_stats),
+                           conv1_kernel=conv1_whitening(config, splits, norm_stats),
                            train_size=len(splits.train))
     one_hot = len(splits.class_names) if uses_soft_labels(config) else None
     # As many epochs of the training images, each in its own order, as the steps take.
     passes = math.ceil(steps / steps_per_epoch(len(splits.train), config.batch_size))
-    batches = train_dataset(splits.train, config.batch_size, config.seed, one_hot, epochs=passes)
+    batches = train_dataset(splits.train, config.batch_size, config.seed, one_hot, epochs=passes,
+                            alternating_flips="alt-flip" in config.augment)
     test = LearningRateRangeTest(start_lr, end_lr, steps)
     # shuffle=False: the pipeline shuffles (Keras warns that it ignores shuffle for a tf.data.Dataset).
     verbose = keras_verbosity(verbose, off_terminal=0)  # one epoch of --steps steps: no line until its end

@@ -25,6 +25,7 @@ from pipelines.preprocessing import (
 )
 
 CROP_SIZE = 28  # the lab's augmentation crop
+CONV1_FILTERS = {"cifar_cnn": 32, "lenet5": 6}
 MIXING = ("mixup", "cutmix")
 
 
@@ -33,12 +34,14 @@ def build_model(
     norm_stats: ChannelStats | PixelStats | None = None,
     num_classes: int = 10,
     zca: tuple[np.ndarray, np.ndarray] | None = None,
+    conv1_kernel: np.ndarray | None = None,
 ) -> keras.Sequential:
     """The uncompiled model of a variant name or config.
 
     With normalization="train" ("pixel"), `norm_stats` are the training split's per-channel (per-pixel) statistics;
     without them the Normalization layer is left to be set by `layer.adapt(images / 255)`.
     With whitening="zca", `zca` is the (mean, matrix) pair of `zca_whitening` (identity if None).
+    With whiten_conv1, `conv1_kernel` is conv1's initial kernel (`patch_whitening_kernel`; random if None).
     With mixup, cutmix, sharpness-aware minimization or test-time flips the model is a
     `LabSequential` (see there).
     """
@@ -52,10 +55,18 @@ def build_model(
           else cifar_cnn(config, num_classes)),
     ]
     if any(name in config.augment for name in MIXING) or config.tta != "none" or config.sam_rho:
-        return LabSequential(stack, augment=config.augment, mixup_alpha=config.mixup_alpha,
-                             cutmix_alpha=config.cutmix_alpha,
-                             mix_seed=config.seed, tta=config.tta, sam_rho=config.sam_rho, name=config.variant)
-    return keras.Sequential(stack, name=config.variant)
+        model = LabSequential(stack, augment=config.augment, mixup_alpha=config.mixup_alpha,
+                              cutmix_alpha=config.cutmix_alpha,
+                              mix_seed=config.seed, tta=config.tta, sam_rho=config.sam_rho, name=config.variant)
+    else:
+        model = keras.Sequential(stack, name=config.variant)
+    conv1 = model.get_layer("conv1")
+    if config.whiten_conv1 and conv1_kernel is not None:
+        conv1.kernel.assign(conv1_kernel)
+    # The whole layer, not only its kernel: a layer's `trainable` is saved with the model (a variable's is not),
+    # so a reloaded checkpoint has the same trainable weights and optimizer slots.
+    conv1.trainable = not config.freeze_conv1
+    return model
 
 
 def compute_dtype(config: TrainConfig) -> str:
@@ -126,11 +137,12 @@ def cifar_cnn(config: TrainConfig, num_classes: int = 10) -> list[layers.Layer]:
     channels_in = {1: DATASET_SHAPES[config.dataset][2], 2: 32, 3: 64}
 
     def conv(filters: int, index: int) -> list[layers.Layer]:
-        # PyTorch's BatchNorm2d defaults, as in the lab: running stats updated by 0.1 per step, eps 1e-5.
+        # PyTorch's BatchNorm2d defaults, as in the lab: running stats updated by 0.1 per step
+        # (bn_momentum 0.9 in Keras' terms), eps 1e-5.
         # Across replicas the statistics are synchronized, so a global batch normalizes as on one device.
         normalize = [
-            FusedBatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=config.strategy != "default",
-                                    dtype=dtype, name=f"bn{index}")
+            FusedBatchNormalization(momentum=config.bn_momentum, epsilon=1e-5,
+                                    synchronized=config.strategy != "default", dtype=dtype, name=f"bn{index}")
         ] if config.batch_norm else []
         return [
             layers.Conv2D(filters, 5, padding="same", dtype=dtype, name=f"conv{index}",
@@ -145,7 +157,7 @@ def cifar_cnn(config: TrainConfig, num_classes: int = 10) -> list[layers.Layer]:
     pool3_padding = "same" if (size // 4) % 2 else "valid"
     dropout = [layers.Dropout(config.dropout, seed=config.seed, dtype=dtype, name="dropout")] if config.dropout else []
     return [
-        *conv(32, 1),
+        *conv(CONV1_FILTERS["cifar_cnn"], 1),
         layers.MaxPooling2D(2, dtype=dtype, name="pool1"),
         *conv(64, 2),
         layers.MaxPooling2D(2, dtype=dtype, name="pool2"),
@@ -162,7 +174,7 @@ def cifar_cnn(config: TrainConfig, num_classes: int = 10) -> list[layers.Layer]:
 def lenet5(num_classes: int = 10, dtype: str = "float32", init: str = "torch") -> list[layers.Layer]:
     """The lab's starting code: conv 6@5x5 pad 2 + tanh, pool, conv 16@5x5 + tanh, pool, fc 120, 84, 10."""
     return [
-        layers.Conv2D(6, 5, padding="same", activation="tanh", dtype=dtype, name="conv1",
+        layers.Conv2D(CONV1_FILTERS["lenet5"], 5, padding="same", activation="tanh", dtype=dtype, name="conv1",
                       **initial_weights(init, 5 * 5 * 1)),
         layers.MaxPooling2D(2, dtype=dtype, name="pool1"),
         layers.Conv2D(16, 5, activation="tanh", dtype=dtype, name="conv2", **initial_weights(init, 5 * 5 * 6)),

@@ -20,14 +20,16 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizer
     """The configured optimizer, its rate a per-step schedule or (exp, step) a float a callback updates."""
     rate = learning_rate_schedule(config, steps_per_epoch) or config.lr
     decay = config.weight_decay or None
+    ema = dict(use_ema=True, ema_momentum=config.ema_momentum) if config.ema_momentum else {}
     if config.optimizer == "sgd":
-        optimizer = keras.optimizers.SGD(rate, momentum=config.momentum, nesterov=config.nesterov, weight_decay=decay)
+        optimizer = keras.optimizers.SGD(rate, momentum=config.momentum, nesterov=config.nesterov, weight_decay=decay,
+                                         **ema)
     elif config.optimizer == "adam":
-        optimizer = keras.optimizers.Adam(rate, weight_decay=decay)
+        optimizer = keras.optimizers.Adam(rate, weight_decay=decay, **ema)
     elif config.optimizer == "adamw":
-        optimizer = keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
+        optimizer = keras.optimizers.AdamW(rate, weight_decay=config.weight_decay, **ema)
     else:
-        optimizer = keras.optimizers.RMSprop(rate, momentum=config.momentum, weight_decay=decay)
+        optimizer = keras.optimizers.RMSprop(rate, momentum=config.momentum, weight_decay=decay, **ema)
     if config.weight_decay:
         optimizer.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)
     return optimizer

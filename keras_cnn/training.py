@@ -20,14 +20,22 @@ import numpy as np
 import tensorflow as tf
 
 from keras_cnn import __version__
-from keras_cnn.callbacks import Checkpoints, EpochTimer, EvaluateAtStart, EvaluateTrainSet, HistoryCSV, TrainingState
+from keras_cnn.callbacks import (
+    AveragedWeights,
+    Checkpoints,
+    EpochTimer,
+    EvaluateAtStart,
+    EvaluateTrainSet,
+    HistoryCSV,
+    TrainingState,
+)
 from keras_cnn.config import DATASET_SHAPES, LAB_MEAN, LAB_STD, TrainConfig, resolve_config
 from keras_cnn.console import keras_verbosity
 from keras_cnn.errors import KerasCnnError
 from keras_cnn.files import NO_SPACE, WriteError, read_json, write_json
 from keras_cnn.history import read_history, summarize
 from keras_cnn.locks import folder_lock
-from keras_cnn.models import build_model, compute_dtype
+from keras_cnn.models import CONV1_FILTERS, build_model, compute_dtype
 from keras_cnn.optimization import (
     PER_EPOCH_SCHEDULES,
     learning_rate_callback,
@@ -48,7 +56,14 @@ from keras_cnn.rundir import (
     prepare_run_dir,
 )
 from pipelines.datasets import eval_dataset, steps_per_epoch, train_dataset
-from pipelines.preprocessing import ChannelStats, PixelStats, channel_stats, pixel_stats, zca_whitening
+from pipelines.preprocessing import (
+    ChannelStats,
+    PixelStats,
+    channel_stats,
+    patch_whitening_kernel,
+    pixel_stats,
+    zca_whitening,
+)
 from pipelines.sources import Split, Splits, load_splits
 
 
@@ -170,7 +185,8 @@ def _setup(config: TrainConfig, strategy: tf.distribute.Strategy) -> Setup:
     zca = zca_stats(config, splits, norm_stats)
     scaled = scaled_for_replicas(config, strategy.num_replicas_in_sync)
     with strategy.scope():
-        model = compiled_model(scaled, norm_stats, len(splits.class_names), zca=zca, train_size=len(splits.train))
+        model = compiled_model(scaled, norm_stats, len(splits.class_names), zca=zca, train_size=len(splits.train),
+                               conv1_kernel=conv1_whitening(config, splits, norm_stats))
     one_hot = len(splits.class_names) if uses_soft_labels(config) else None
     return Setup(splits, norm_stats, scaled, model, one_hot)
 
@@ -187,7 +203,8 @@ def _callbacks(config: TrainConfig, setup: Setup, run_dir: str, first_epoch: int
                training_state: TrainingState, chief: bool, tensorboard: bool, histograms: bool) -> list:
     """The callbacks of `fit`, in the order they must run; only the chief writes the run's files."""
     splits = setup.splits
-    callbacks = []
+    # First: the epoch's other callbacks and its checkpoints see the averaged weights.
+    callbacks = [AveragedWeights(resumed=first_epoch > 0)] if config.ema_momentum else []
     if config.eval_at_start and first_epoch == 0:
         callbacks.append(EvaluateAtStart(setup.eval_data(splits.train), setup.eval_data(_evaluated_split(splits)),
                                          history_csv if chief else None))
@@ -234,7 +251,8 @@ def _fit(config: TrainConfig, setup: Setup, callbacks: list, first_epoch: int, v
     """Keras' fit from `first_epoch` to the last, evaluating the evaluated split after every epoch."""
     splits, scaled = setup.splits, setup.scaled
     return setup.model.fit(
-        train_dataset(splits.train, scaled.batch_size, config.seed, setup.one_hot, first_epoch, config.epochs),
+        train_dataset(splits.train, scaled.batch_size, config.seed, setup.one_hot, first_epoch, config.epochs,
+                      alternating_flips="alt-flip" in config.augment),
         steps_per_epoch=steps_per_epoch(len(splits.train), scaled.batch_size),
         validation_data=setup.eval_data(_evaluated_split(splits)),
         epochs=config.epochs,
@@ -413,18 +431,29 @@ def zca_stats(config: TrainConfig, splits: Splits, norm_stats: ChannelStats | Pi
     return zca_whitening(splits.train.images, config.zca_epsilon, channel)
 
 
+def conv1_whitening(config: TrainConfig, splits: Splits, norm_stats) -> np.ndarray | None:
+    """conv1's initial kernel from the training split's patch whitening, when the config asks for it."""
+    if not config.whiten_conv1:
+        return None
+    channel = norm_stats if isinstance(norm_stats, ChannelStats) else (
+        ChannelStats(LAB_MEAN, LAB_STD) if config.normalization == "lab" else None)
+    return patch_whitening_kernel(splits.train.images, size=5, filters=CONV1_FILTERS[config.arch],
+                                  channel_stats=channel)
+
+
 def compiled_model(
     config: TrainConfig,
     norm_stats: ChannelStats | PixelStats | None,
     num_classes: int,
     zca: tuple | None = None,
     train_size: int | None = None,
+    conv1_kernel: np.ndarray | None = None,
 ) -> keras.Sequential:
     """The variant's model, compiled with its optimizer, loss and metrics (top-1, and top-5 over 5 classes).
 
     `train_size` (images per epoch) sets the length of the per-step schedules (cosine, onecycle).
     """
-    model = build_model(config, norm_stats, num_classes=num_classes, zca=zca)
+    model = build_model(config, norm_stats, num_classes=num_classes, zca=zca, conv1_kernel=conv1_kernel)
     if train_size is None and config.schedule not in PER_EPOCH_SCHEDULES:
         raise ValueError(f"the {config.schedule} schedule needs train_size to know the steps per epoch")
     optimizer = make_optimizer(config, steps_per_epoch=math.ceil((train_size or 1) / config.batch_size))

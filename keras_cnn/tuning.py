@@ -34,6 +34,7 @@ from keras_cnn.rundir import TENSORBOARD_FOLDER, retrain_run_dir
 from keras_cnn.search_space import SEARCHABLE, TRIAL_UNUSED, TUNERS, FloatRange, Space, search_space
 from keras_cnn.training import (
     compiled_model,
+    conv1_whitening,
     load_data,
     normalization_stats,
     tensorboard_callback,
@@ -193,6 +194,9 @@ class CnnHyperModel(keras_tuner.HyperModel):
         self.validation = splits.val  # tune refuses to run without a validation split
         self.norm_stats = normalization_stats(base, splits)
         self.zca = zca_stats(base, splits, self.norm_stats)  # settings that no trial changes: computed once
+        # Computed whenever a trial may whiten conv1; a trial that does not ignores it.
+        self.conv1_kernel = conv1_whitening(dataclasses.replace(base, whiten_conv1=True), splits, self.norm_stats) \
+            if base.whiten_conv1 or "whiten_conv1" in space else None
         self.last_result: dict | None = None
 
     def trial_config(self, hp: keras_tuner.HyperParameters) -> TrainConfig:
@@ -209,7 +213,7 @@ class CnnHyperModel(keras_tuner.HyperModel):
         config = self.trial_config(hp)
         keras.utils.set_random_seed(config.seed)  # every trial starts from the same weights and shuffling
         model = compiled_model(config, self.norm_stats, len(self.splits.class_names), zca=self.zca,
-                               train_size=len(self.splits.train))
+                               conv1_kernel=self.conv1_kernel, train_size=len(self.splits.train))
         # Built now, the optimizer's state (momentum, step count) is restored with the weights when
         # hyperband continues a trial; unbuilt, Keras skips it and the trial restarts its momentum.
         model.optimizer.build(model.trainable_variables)
@@ -221,7 +225,8 @@ class CnnHyperModel(keras_tuner.HyperModel):
         one_hot = len(self.splits.class_names) if uses_soft_labels(config) else None
         start = time.perf_counter()
         history = model.fit(
-            train_dataset(self.splits.train, config.batch_size, config.seed, one_hot, initial_epoch, epochs),
+            train_dataset(self.splits.train, config.batch_size, config.seed, one_hot, initial_epoch, epochs,
+                          alternating_flips="alt-flip" in config.augment),
             steps_per_epoch=steps_per_epoch(len(self.splits.train), config.batch_size),
             validation_data=eval_dataset(self.validation, config.batch_size, one_hot),
             epochs=epochs,

@@ -272,6 +272,33 @@ def zca_whitening(
     return mean.astype(np.float32), ((eigenvectors * scale) @ eigenvectors.T).astype(np.float32)
 
 
+def patch_whitening_kernel(
+    images: np.ndarray, size: int, filters: int, channel_stats: ChannelStats | None = None,
+    epsilon: float = 5e-4, max_images: int = 10_000, chunk: int = 500,
+) -> np.ndarray:
+    """A `size`x`size` conv kernel (size, size, channels, filters) that whitens the patches of uint8 `images`.
+
+    The covariance of all size x size patches (of the first `max_images`, as the layer before the
+    conv sees them: scaled to [0, 1], standardized with `channel_stats`) has eigenvectors v and
+    eigenvalues s; the kernel holds the filters/2 with the largest s as v / sqrt(s + epsilon *
+    mean(s)), then the same negated (airbench's initialization: a conv that starts from the
+    data's main directions, with unit-variance outputs, and both signs so that a ReLU keeps each).
+    """
+    channels, total, products, count = images.shape[-1], 0.0, 0.0, 0
+    for start in range(0, min(len(images), max_images), chunk):
+        pixels = images[start : min(start + chunk, max_images)].astype(np.float32) / 255.0
+        if channel_stats is not None:
+            pixels = (pixels - np.array(channel_stats.mean, np.float32)) / np.array(channel_stats.std, np.float32)
+        windows = np.lib.stride_tricks.sliding_window_view(pixels, (size, size), axis=(1, 2))  # n, h, w, c, size, size
+        patches = windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, size * size * channels).astype(np.float64)
+        total, products, count = total + patches.sum(axis=0), products + patches.T @ patches, count + len(patches)
+    mean = total / count
+    eigenvalues, eigenvectors = np.linalg.eigh(products / count - np.outer(mean, mean))  # ascending
+    top = slice(len(eigenvalues) - 1, len(eigenvalues) - 1 - filters // 2, -1)
+    halves = eigenvectors[:, top] / np.sqrt(np.maximum(eigenvalues[top], 0) + epsilon * eigenvalues.mean())
+    return np.concatenate([halves, -halves], axis=1).reshape(size, size, channels, filters).astype(np.float32)
+
+
 def mix_batch(images, labels, augment: tuple[str, ...], mixup_alpha: float, cutmix_alpha: float, seed_generator):
     """Mixup or cutmix of a uint8 batch with a shuffled copy of itself; labels become soft (one-hot in, mixed out).
 

@@ -23,8 +23,9 @@ SETTING_GROUPS = {
                                        "crop_padding_mode", "cutout_size", "mixup_alpha", "cutmix_alpha",
                                        "color_jitter",
                                        "tta"),
-    "network": ("arch", "init", "dropout", "batch_norm"),
-    "optimization": ("optimizer", "momentum", "nesterov", "weight_decay", "label_smoothing", "sam_rho", "schedule",
+    "network": ("arch", "init", "whiten_conv1", "freeze_conv1", "dropout", "batch_norm", "bn_momentum"),
+    "optimization": ("optimizer", "momentum", "nesterov", "weight_decay", "label_smoothing", "ema_momentum", "sam_rho",
+                     "schedule",
                      "lr_decay", "lr_step_epochs", "warmup_epochs", "eval_train", "eval_at_start"),
     PLATFORM: ("mixed_precision", "jit_compile", "strategy"),
 }
