@@ -9,7 +9,9 @@ standard label order (airplane=0 ... truck=9). A folder of class folders without
 `strict=True` refuses them instead.
 """
 
+import hashlib
 import os
+import shutil
 
 import numpy as np
 import tensorflow as tf
@@ -117,7 +119,60 @@ def decode_images(paths: np.ndarray, image_shape: tuple[int, int, int]) -> tuple
 
     Also returns each file's own (height, width, channels). A file that cannot be decoded fails
     the fast batched pass; only then are the files decoded one by one, to name the first bad one.
+    Many files are decoded once per machine: later calls read the arrays from `DecodedCache`.
     """
+    cache = DecodedCache(paths, image_shape) if len(paths) >= DecodedCache.MIN_FILES else None
+    if cache and (cached := cache.read()):
+        return cached
+    images, shapes = _decode(paths, image_shape)
+    if cache:
+        cache.write(images, shapes)
+    return images, shapes
+
+
+class DecodedCache:
+    """Decoded arrays of a list of image files, kept on disk between processes.
+
+    Decoding CIFAR-10's 60,000 JPEGs took 11 s of a 4-epoch run's start-up on 2 cores; reading
+    them back takes well under a second. The file's name is a hash of the image shape and of every
+    path with its size and modification time, so a changed, added or removed file decodes afresh.
+    Written whole under a temporary name and renamed; a cache that cannot be written is skipped.
+    Folder: $KERAS_CNN_CACHE (or ~/.cache/keras-cnn); KERAS_CNN_CACHE=off turns it off.
+    """
+
+    MIN_FILES = 5000  # below this, decoding takes about a second: not worth a file
+
+    def __init__(self, paths: np.ndarray, image_shape: tuple[int, int, int]):
+        folder = os.environ.get("KERAS_CNN_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "keras-cnn")
+        digest = hashlib.sha256(repr(tuple(image_shape)).encode())
+        for path in paths:
+            info = os.stat(path)
+            digest.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+        self.off = folder == "off"
+        self.path = os.path.join(folder, f"decoded-{digest.hexdigest()[:32]}")  # a folder: images.npy, shapes.npy
+
+    def read(self) -> tuple[np.ndarray, np.ndarray] | None:
+        if self.off or not os.path.isdir(self.path):
+            return None
+        try:  # .npy, not .npz: np.load reads an .npz member through zipfile, 5x slower
+            return tuple(np.load(os.path.join(self.path, f"{name}.npy")) for name in ("images", "shapes"))
+        except (OSError, ValueError):  # truncated or foreign: decode again
+            return None
+
+    def write(self, images: np.ndarray, shapes: np.ndarray) -> None:
+        if self.off:
+            return
+        temporary = f"{self.path}.tmp-{os.getpid()}"
+        try:
+            os.makedirs(temporary, exist_ok=True)
+            np.save(os.path.join(temporary, "images.npy"), images)
+            np.save(os.path.join(temporary, "shapes.npy"), shapes)
+            os.rename(temporary, self.path)
+        except OSError:  # no space, read-only, or another process wrote it first
+            shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _decode(paths: np.ndarray, image_shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     images = np.empty((len(paths), *image_shape), dtype=np.uint8)
     shapes = np.empty((len(paths), 3), dtype=np.int64)
     files = tf.data.Dataset.from_tensor_slices(paths).map(

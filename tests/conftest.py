@@ -17,6 +17,12 @@ needs_cifar_jpeg = pytest.mark.skipif(not CIFAR_JPEG.is_dir(), reason="../shared
 needs_mnist_sample = pytest.mark.skipif(not MNIST_SAMPLE.is_dir(), reason="../shared/data/mnist-sample is absent")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def decoded_cache_in_a_temporary_folder(tmp_path_factory):
+    """The decoded-images cache of large folders (pipelines.image_folder.DecodedCache) never lands in ~/.cache."""
+    os.environ["KERAS_CNN_CACHE"] = str(tmp_path_factory.mktemp("decoded-cache"))
+
+
 def write_images(folder: Path, count: int, shape=(32, 32, 3), suffix=".png", seed=0) -> list[Path]:
     """`count` images of uniformly random pixels and `shape` in `folder`, drawn with `seed` (one per class folder)."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 """Data sources: tfds (mocked), image folders, seeded subsets, and one clear error per bad input."""
 
+import os
 import time
 
 import numpy as np
@@ -261,3 +262,25 @@ def test_the_shared_cifar10_jpegs_decode_to_pillows_pixels():
 def test_image_folder_runs_record_the_jpeg_decoding(tmp_path):
     root = write_image_folder(tmp_path / "data", train=2, test=1)
     assert load_splits("cifar10", CIFAR, data_dir=str(root)).describe()["jpeg_dct_method"] == "INTEGER_ACCURATE"
+
+
+def test_large_folders_are_decoded_once_then_read_back_until_a_file_changes(tmp_path, monkeypatch):
+    write_image_folder(tmp_path, train=6, test=3)
+    monkeypatch.setenv("KERAS_CNN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(image_folder.DecodedCache, "MIN_FILES", 10)  # the folder has 3 x 9 images
+    first = load_splits("cifar10", (32, 32, 3), data_dir=str(tmp_path))
+    decodes, decode = [], image_folder._decode
+    monkeypatch.setattr(image_folder, "_decode", lambda *args: decodes.append(args) or decode(*args))
+    again = load_splits("cifar10", (32, 32, 3), data_dir=str(tmp_path))
+    assert decodes == []
+    np.testing.assert_array_equal(again.train.images, first.train.images)
+    np.testing.assert_array_equal(again.test.images, first.test.images)
+
+    changed = sorted((tmp_path / "train").rglob("*.png"))[0]
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(changed)
+    os.utime(changed, ns=(1, 1))  # another modification time, even on a coarse clock
+    changed_splits = load_splits("cifar10", (32, 32, 3), data_dir=str(tmp_path))
+    assert len(decodes) == 1 and changed_splits.train.images.sum() < first.train.images.sum()
+    monkeypatch.setenv("KERAS_CNN_CACHE", "off")
+    load_splits("cifar10", (32, 32, 3), data_dir=str(tmp_path))
+    assert len(decodes) == 2
