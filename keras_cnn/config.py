@@ -91,7 +91,9 @@ class TrainConfig:
         False, "initialize conv1 from the training split's patch whitening: the covariance eigenvectors of its "
         "patches with the largest eigenvalues, each scaled by 1/sqrt(eigenvalue), with both signs"
     )
-    freeze_conv1: bool = _setting(False, "never train conv1 (kernel and bias): it stays the patch whitening; with --whiten-conv1")
+    freeze_conv1: bool = _setting(
+        False, "never train conv1 (kernel and bias): it stays the patch whitening; with --whiten-conv1"
+    )
     dropout: float = _setting(0.0, "dropout rate between fc4 and fc5 (0: no dropout layer)")
     batch_norm: bool = _setting(False, "batch normalization immediately after each convolution")
     bn_momentum: float = _setting(
