@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from keras_cnn import build_model, resolve_config, train
-from keras_cnn.callbacks import AveragedWeights
+from keras_cnn.callbacks import AveragedWeights, EpochTimer
 from keras_cnn.training import compiled_model, conv1_whitening, load_data, normalization_stats
 from pipelines.datasets import flipped_in_epoch, train_dataset
 from pipelines.preprocessing import ChannelStats, patch_whitening_kernel
@@ -115,3 +115,24 @@ def test_ema_leaves_training_alone_and_ends_on_the_average_of_the_weights():
     np.testing.assert_allclose(model.get_layer("fc5").kernel.numpy(), average, atol=1e-6)
     # Epoch 2 went on from epoch 1's raw weights, not from the average that validation and checkpoints saw.
     assert not np.allclose(Record.kernels[3], average, atol=1e-4)
+
+
+def test_a_run_with_every_technique_resumes_to_exactly_the_uninterrupted_run(cifar_like_folder, tmp_path, monkeypatch):
+    settings = dict(data_dir=str(cifar_like_folder), epochs=3, whiten_conv1=True, freeze_conv1=True,
+                    augment=("pad-crop32", "alt-flip"), ema_momentum=0.8, bn_momentum=0.6, **FAST)
+    _, uninterrupted = train("best", run_dir=str(tmp_path / "uninterrupted"), **settings)
+    with monkeypatch.context() as patch:
+        original = EpochTimer.on_epoch_begin
+
+        def stop_at_epoch_3(self, epoch, logs=None):
+            if epoch == 2:
+                raise KeyboardInterrupt
+            return original(self, epoch, logs)
+
+        patch.setattr(EpochTimer, "on_epoch_begin", stop_at_epoch_3)
+        with pytest.raises(KeyboardInterrupt):
+            train("best", run_dir=str(tmp_path / "resumed"), **settings)
+    _, resumed = train("best", run_dir=str(tmp_path / "resumed"), **settings)
+    a, b = (keras.saving.load_model(f"{folder}/last.keras") for folder in (uninterrupted, resumed))
+    for x, y in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(x.numpy(), y.numpy(), err_msg=x.path)
