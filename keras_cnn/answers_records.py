@@ -9,23 +9,26 @@ and "charts" (else every PNG beside it).
 import glob
 import os
 import re
-import statistics
 from dataclasses import dataclass
 
 from keras_cnn.errors import RunDirError
 from keras_cnn.files import read_json
-from keras_cnn.formatting import finite, points
+from keras_cnn.formatting import finite
 from keras_cnn.history import read_history
+from keras_cnn.studies.noise import STANDARD_ERRORS, Summary, delta_text, difference, summarize
 
 LAB_ORDER = ("lenet5", "baseline", "norm", "augment", "momentum", "dropout", "bn")
 RUN_NAME = re.compile(rf"^(?:lab-)?(?P<variant>{'|'.join(LAB_ORDER)})(?:-seed(?P<seed>\d+))?$")
 QUESTION = re.compile(r"Q(\d+)")
 LAST_EPOCHS = 5  # the stability of a run's end: the range of its last five epochs' test accuracy
 
-# Written once, applied to every comparison of two variants in the sheet.
+# The studies' rule (keras_cnn/studies/noise.py) in the words of docs/studies.md, shown wherever variants are compared.
 DIFFERENCE_RULE = (
-    "A difference between two variants counts as a finding only when each has at least two seeds and the ranges "
-    "(min to max) of their seeds do not overlap; otherwise it reads \"no difference measurable\"."
+    "Two variants differ measurably when the difference of their mean final test accuracies is larger than "
+    f"{STANDARD_ERRORS} times its standard error, sqrt(s_a^2/n_a + s_b^2/n_b), with s the sample standard deviation "
+    f"of each variant's seeds (Welch's t statistic above {STANDARD_ERRORS}); one seed gives no spread, so nothing is "
+    "measurable from it. This is the studies' rule (docs/studies.md, \"When a difference is measurable\"): each "
+    f"comparison gives the difference of the means, its verdict and {STANDARD_ERRORS} SE."
 )
 
 
@@ -65,16 +68,20 @@ class Variant:
         """A metrics.json value of every seed."""
         return [run.metrics[key] for run in self.runs]
 
-    def mean(self, key: str = "final_test_accuracy") -> float:
-        return statistics.fmean(self.values(key))
+    def summary(self, key: str = "final_test_accuracy") -> Summary:
+        """The seeds' values as the studies summarize a grid point: mean, sample standard deviation, range."""
+        return summarize(self.values(key))
+
+    def mean(self, key: str = "final_test_accuracy") -> float | None:
+        return self.summary(key).mean
 
     @property
-    def low(self) -> float:
-        return min(self.values())
+    def low(self) -> float | None:
+        return self.summary().low
 
     @property
-    def high(self) -> float:
-        return max(self.values())
+    def high(self) -> float | None:
+        return self.summary().high
 
 
 def read_lab(folder: str) -> dict[str, Variant]:
@@ -96,13 +103,9 @@ def read_lab(folder: str) -> dict[str, Variant]:
 
 
 def compare(variant: Variant, other: Variant) -> str:
-    """The difference of the mean test accuracies of two variants, and whether it is a finding (DIFFERENCE_RULE)."""
-    difference = points(variant.mean() - other.mean())
-    if min(len(variant.runs), len(other.runs)) < 2:
-        return f"{difference} in the means; no difference measurable (one seed gives no spread)"
-    if variant.low > other.high or variant.high < other.low:
-        return f"{difference} in the means, a finding (their seeds' ranges do not overlap)"
-    return f"{difference} in the means; no difference measurable (their seeds' ranges overlap)"
+    """`variant` minus `other` in mean final test accuracy, with its verdict by the studies' rule (DIFFERENCE_RULE):
+    "+0.7 pp, measurable (2 SE 0.6 pp)"."""
+    return delta_text(difference(variant.summary(), other.summary()))
 
 
 @dataclass(frozen=True)

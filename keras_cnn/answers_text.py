@@ -15,7 +15,7 @@ BOW_DESCRIPTOR = 128
 BOW_WORDS = 1000
 
 # The variant whose records answer each "describe your results" question, and the one it is compared with.
-# bn is also compared with momentum, the step before dropout (dropout's own gain was not measurable).
+# bn is also compared with momentum, the step before dropout: what dropout and batch normalization add together.
 VARIANT_QUESTIONS = {13: ("lenet5", ()), 15: ("baseline", ()), 19: ("norm", ("baseline",)), 22: ("augment", ("norm",)),
                      26: ("momentum", ("augment",)), 29: ("dropout", ("momentum",)), 34: ("bn", ("dropout", "momentum"))}
 

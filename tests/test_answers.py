@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import STUDY_TINY, write_image_folder
+from scipy import stats
 
 import train_keras
 from keras_cnn.answers_records import SeedRun, Variant, compare
@@ -100,13 +101,21 @@ def variant(name: str, *accuracies: float) -> Variant:
     return Variant(name, runs)
 
 
-@pytest.mark.parametrize("a, b, verdict", [
-    ((0.82, 0.83), (0.80, 0.81), "+2.0 pp in the means, a finding"),
-    ((0.82, 0.83), (0.815, 0.825), "+0.5 pp in the means; no difference measurable (their seeds' ranges overlap)"),
-    ((0.90,), (0.80, 0.81), "+9.5 pp in the means; no difference measurable (one seed gives no spread)"),
+@pytest.mark.parametrize("a, b", [
+    ((0.80, 0.81, 0.82), (0.765, 0.775, 0.805)),  # the seeds' ranges overlap, the means differ by more than 2 SE
+    ((0.80, 0.90), (0.78, 0.79)),  # the ranges are apart, the means differ by less than 2 SE
 ])
-def test_a_difference_is_a_finding_only_outside_both_ranges_of_seeds(a, b, verdict):
-    assert compare(variant("a", *a), variant("b", *b)).startswith(verdict)
+def test_a_lab_comparison_follows_the_studies_rule_where_the_seeds_ranges_say_otherwise(a, b):
+    welch = stats.ttest_ind(a, b, equal_var=False).statistic
+    ranges_overlap = min(a) <= max(b)
+    assert ranges_overlap == (abs(welch) > 2)  # the cases where the two rules disagree
+    verdict = "measurable" if abs(welch) > 2 else "not measurable"
+    shift = f"{100 * (statistics.mean(a) - statistics.mean(b)):+.1f} pp"
+    assert compare(variant("a", *a), variant("b", *b)).startswith(f"{shift}, {verdict} (2 SE ")
+
+
+def test_one_seed_makes_no_difference_measurable():
+    assert compare(variant("a", 0.90), variant("b", 0.80, 0.81)) == "+9.5 pp, not measurable (one seed: no spread)"
 
 
 def test_the_committed_sheet_is_the_one_made_from_the_committed_records(monkeypatch):
