@@ -21,9 +21,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # lab_numbers.py, beside this file
 
+from keras_cnn.answers_records import final_result, read_lab  # noqa: E402
 from keras_cnn.files import read_json, write_json, write_text  # noqa: E402
 from keras_cnn.formatting import percent, points  # noqa: E402
-from keras_cnn.history import read_history, summarize  # noqa: E402
+from keras_cnn.history import diverged_epoch, read_history, summarize  # noqa: E402
 
 RUNS = os.path.join("docs", "results", "runs")  # relative to the repository root, as the docs link them
 RECORD_FILES = ("config.json", "history.csv", "metrics.json")
@@ -70,12 +71,14 @@ def add(run_dir: str, name: str) -> str:
 
 
 def load(name: str) -> dict | None:
-    """A record's metrics.json and config.json ({"metrics", "config", "path"}), or None when it is not committed."""
+    """A record's metrics.json, config.json and the epoch it diverged in, if any ({"metrics", "config", "diverged",
+    "path"}), or None when it is not committed."""
     folder = os.path.join(REPO, RUNS, name)
     if not os.path.isfile(os.path.join(folder, "metrics.json")):
         return None
     return {"metrics": read_json(os.path.join(folder, "metrics.json")),
-            "config": read_json(os.path.join(folder, "config.json")), "path": f"{RUNS}/{name}"}
+            "config": read_json(os.path.join(folder, "config.json")),
+            "diverged": diverged_epoch(read_history(os.path.join(folder, "history.csv"))), "path": f"{RUNS}/{name}"}
 
 
 def results_table() -> str:
@@ -96,7 +99,7 @@ def results_table() -> str:
         records, accuracies, links = _seed_cells([record_name(variant, seed) for seed in SEEDS])
         first = records[0]
         protocol = f"CIFAR-10 JPEG copy, 50,000 train / 10,000 test, {first['metrics']['epochs']} epochs" if first else "not recorded yet"
-        gap = points(first["metrics"]["train_test_gap"]) if first else "–"
+        gap = points(first["metrics"]["train_test_gap"]) if first and first["diverged"] is None else "–"
         lines.append(f"| `{variant}` | {protocol} | {accuracies} | {gap} | {links or '–'} |")
     torch = load(TORCH_CONTROL)
     if torch:
@@ -139,27 +142,38 @@ def selection_table() -> str:
               "final-epoch test accuracy (read once per seed):", "",
               "| seed | test accuracy, final epoch | records |", "|---|---|---|"]
     for seed, (name, record) in enumerate(zip(BEST_SEEDS, seeds)):
-        accuracy = percent(record["metrics"]["final_test_accuracy"], 2) if record else "not run yet"
+        accuracy = _accuracy(record) if record else "not run yet"
         lines.append(f"| {seed} | {accuracy} | {_link(name, record)} |")
     mean = _mean_test_accuracy(seeds)
     if mean is not None:
-        lines.append(f"| mean of {len(seeds)} | **{percent(mean, 2)}** | |")
+        lines.append(f"| mean of {len(_finished(seeds))} | **{percent(mean, 2)}** | |")
     return "\n".join(lines)
 
 
 def _seed_cells(names: Sequence[str]) -> tuple[list[dict | None], str, str]:
     """The records of one recipe's seeds, their test accuracies ("a / b / –") and the links to those committed."""
     records = [load(name) for name in names]
-    accuracies = " / ".join(percent(r["metrics"]["final_test_accuracy"], 2) if r else "–" for r in records)
+    accuracies = " / ".join(_accuracy(r) if r else "–" for r in records)
     links = ", ".join(f"[{name}]({r['path']})" for name, r in zip(names, records) if r)
     return records, accuracies, links
 
 
+def _accuracy(record: dict) -> str:
+    """A record's final test accuracy, or the epoch it diverged in."""
+    return final_result(record["metrics"], record["diverged"])
+
+
+def _finished(records: Sequence[dict]) -> list[dict]:
+    """The records whose training loss stayed finite: a diverged run's final accuracy is no result."""
+    return [record for record in records if record["diverged"] is None]
+
+
 def _mean_test_accuracy(records: Sequence[dict | None]) -> float | None:
-    """The mean final-epoch test accuracy of a recipe's seeds, or None until every seed's record is committed."""
-    if not all(records):
+    """The mean final-epoch test accuracy of a recipe's finished seeds, or None until every seed's record is committed
+    (or none finished)."""
+    if not all(records) or not _finished(records):
         return None
-    return sum(r["metrics"]["final_test_accuracy"] for r in records) / len(records)
+    return sum(r["metrics"]["final_test_accuracy"] for r in _finished(records)) / len(_finished(records))
 
 
 def _link(name: str, record: dict | None, page_folder: str = "docs") -> str:
@@ -179,9 +193,8 @@ def rewrite_between(page: str, start: str, end: str, table: str) -> None:
 
 def rewrite_lab_report() -> None:
     """docs/lab/report.md and its charts: `compare` over the seed-0 CIFAR-10 records that exist; then the lab's main
-    figure, test_accuracy.png, replaced by every seed of every variant (mean line and min-max band)."""
+    figure, test_accuracy.png, replaced by every finished seed of every variant (mean line and min-max band)."""
     from keras_cnn.answers_output import plot_progression
-    from keras_cnn.answers_records import read_lab
     from keras_cnn.report import compare
 
     names = [record_name(variant) for variant in LAB_VARIANTS if load(record_name(variant))]
@@ -189,7 +202,7 @@ def rewrite_lab_report() -> None:
         return
     os.chdir(REPO)  # so the report names the records by their paths in the repository
     compare([os.path.join(RUNS, name) for name in names], out=LAB_REPORT, say=lambda *args: None)
-    variants = [variant for name, variant in read_lab(RUNS).items() if name in LAB_VARIANTS]
+    variants = [variant for name, variant in read_lab(RUNS).items() if name in LAB_VARIANTS and variant.finished]
     plot_progression(variants, os.path.join(LAB_REPORT, "test_accuracy.png"))
 
 
