@@ -107,12 +107,14 @@ def _front(variants: dict[str, Variant], lab: str, studies_dir: str, out: str, c
              points(v.mean("train_test_gap"))]
             for v in variants.values()]
     if rows:
-        blocks.append(("table", ["variant", "seeds", "test accuracy per seed", "mean", "range", "train - test gap (mean)"],
-                       rows))
+        headers = ["variant", "seeds", "test accuracy per seed", "mean", "range", "train - test gap (mean)"]
+        blocks.append(("table", headers, rows))
     blocks += [("p", f"`{v.name}`: {v.divergence_text()}.") for v in variants.values() if v.diverged]
     if cifar:
-        blocks.append(("image", chart(plot_progression, cifar, os.path.join(out, PROGRESSION_CHART)), "Test accuracy per epoch of every CIFAR-10 variant: the mean of its finished seeds (line) "
-                                       "and their range (band); right, the second half of training enlarged."))
+        path = chart(plot_progression, cifar, os.path.join(out, PROGRESSION_CHART))
+        blocks.append(("image", path, "Test accuracy per epoch of every CIFAR-10 variant: the mean of its finished "
+                                      "seeds (line) and their range (band); right, the second half of training "
+                                      "enlarged."))
     missing = [name for name in LAB_ORDER if name not in variants]
     if missing:
         blocks.append(("p", f"Not measured yet: {', '.join(f'`{m}`' for m in missing)}. " + _lab_command(missing, lab)))
@@ -166,7 +168,8 @@ def variant_results(number: int, variants: dict[str, Variant], lab: str, out: st
         blocks.append(("p", results_sentence(variant, [variants[b] for b in before if b in variants])))
         if len(variant.runs) < 2:
             blocks.append(("p", f"One seed: its spread is not measured. More seeds: `python train_keras.py train "
-                                f"--variant {name} --seed 1 --data-dir DIR --run-dir {lab}/{name}-seed1` (and --seed 2)."))
+                                f"--variant {name} --seed 1 --data-dir DIR --run-dir {lab}/{name}-seed1` "
+                                "(and --seed 2)."))
         blocks += _figure(f"curves-{name}", variants, out, chart)
     blocks += [("p", f"The code of `{name}`: its settings, and the layers `build_model` makes of them "
                      "(generated from keras_cnn/config.py and keras_cnn/models.py):"), ("code", variant_code(name))]
@@ -191,11 +194,13 @@ def results_sentence(variant: Variant, before: list[Variant]) -> str:
         text += f"; test accuracy after epoch 10 {percent(sum(at_ten) / len(at_ten), 2)}"
     if len(finished[0].epochs) >= 2 * LAST_EPOCHS:
         spread = [run.last_epochs_range() for run in finished]
-        text += f"; the test accuracy of the last {LAST_EPOCHS} epochs spans {decimal(100 * sum(spread) / len(spread), 1)}"
+        text += (f"; the test accuracy of the last {LAST_EPOCHS} epochs spans "
+                 f"{decimal(100 * sum(spread) / len(spread), 1)}")
         text += " points (mean over the seeds)" if seeds > 1 else " points"
     text += "."
     for other in before:
-        text += f" Against `{other.name}` ({percent(other.mean(), 2)}, {other.seeds_phrase()}): {compare(variant, other)}."
+        text += (f" Against `{other.name}` ({percent(other.mean(), 2)}, {other.seeds_phrase()}): "
+                 f"{compare(variant, other)}.")
     return text
 
 
@@ -257,7 +262,8 @@ def network_facts() -> dict[str, str]:
     kernel = _layer("baseline", "conv1").kernel_size[0]
     classes = whole.rows[-1].output_shape[-1]
     facts = {
-        "conv1_in": _shape(conv1.input_shape), "conv1_out": _shape(conv1.output_shape), "conv1_w": _count(conv1.weights),
+        "conv1_in": _shape(conv1.input_shape), "conv1_out": _shape(conv1.output_shape),
+        "conv1_w": _count(conv1.weights),
         "conv1_dense": _count(conv1.dense_equivalent), "conv1_ratio": _count(conv1.dense_equivalent / conv1.weights),
         "conv2_w": _count(conv2.weights), "conv2_macs": _count(conv2.macs), "kernel": str(kernel),
         "pad": str((kernel - 1) // 2), "stride": str(_layer("baseline", "conv1").strides[0]),
@@ -305,7 +311,8 @@ def record_facts(variants: dict[str, Variant]) -> dict[str, str]:
     for name, variant in variants.items():
         first = variant.runs[0]
         facts |= {
-            f"{name}.mean": percent(variant.mean(), 2), f"{name}.train": percent(variant.mean("final_train_accuracy"), 2),
+            f"{name}.mean": percent(variant.mean(), 2),
+            f"{name}.train": percent(variant.mean("final_train_accuracy"), 2),
             f"{name}.gap": points(variant.mean("train_test_gap")), f"{name}.min_loss": _min_loss(variant),
             f"{name}.final_loss": " / ".join(decimal(x, 3) for x in variant.values("final_test_loss")),
             f"{name}.images": _count(first.record["data"]["train_images"]),
@@ -346,7 +353,8 @@ def layer_table() -> tuple:
                      _count(row.weights) if row.weights else "-",
                      percent(row.weights / crop.total_weights, 2) if row.weights else "-"])
     rows.append(["total", "", "", _count(whole.total_weights), "", _count(crop.total_weights), ""])
-    return ("table", ["layer", "does", "output, 32x32 input", "weights", "output, 28x28 crop", "weights", "share"], rows)
+    headers = ["layer", "does", "output, 32x32 input", "weights", "output, 28x28 crop", "weights", "share"]
+    return ("table", headers, rows)
 
 
 def gap_table(variants: dict[str, Variant]) -> tuple:
@@ -381,7 +389,8 @@ def _python(value) -> str:
 
 
 def layer_code(layer) -> tuple[str, str]:
-    """One layer as the Keras call that makes it (the arguments that matter; the initializers left out), and a comment."""
+    """One layer as the Keras call that makes it (the arguments that matter; the initializers left out), and a
+    comment."""
     config, kind = layer.get_config(), type(layer).__name__
     activation = config.get("activation")
     extra = [f'activation="{activation}"'] if activation not in (None, "linear") else []

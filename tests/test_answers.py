@@ -16,7 +16,8 @@ from keras_cnn.answers_records import SeedRun, Variant, compare
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "docs" / "answers"
-COMMITTED_ARGS = ("docs/results/runs", "docs/studies", "docs/answers")  # --lab, --studies, --out, from the repository root
+# --lab, --studies and --out of the committed sheet, from the repository root
+COMMITTED_ARGS = ("docs/results/runs", "docs/studies", "docs/answers")
 
 
 def pdf_text(path: Path) -> str:
@@ -48,8 +49,10 @@ def tiny(tmp_path_factory) -> Path:
     assert train_keras.main(["train", "--variant", "norm", "--seed", "1", "--run-dir", str(lab / "norm-seed1"),
                              *common]) == 0
     tiny_study = ["--limit", "20", *STUDY_TINY[2:]]  # conftest's scale, with every one of the ten classes
-    assert train_keras.main(["study", "dropout-modes", "--data-dir", str(data), "--out", str(studies), *tiny_study]) == 0
-    assert train_keras.main(["answers", "--lab", str(lab), "--studies", str(studies), "--out", str(work / "sheet")]) == 0
+    assert train_keras.main(["study", "dropout-modes", "--data-dir", str(data), "--out", str(studies),
+                             *tiny_study]) == 0
+    assert train_keras.main(["answers", "--lab", str(lab), "--studies", str(studies), "--out",
+                             str(work / "sheet")]) == 0
     return work
 
 
@@ -68,7 +71,8 @@ def test_the_tiny_sheet_quotes_every_seed_and_their_mean_from_the_records(tiny):
     norm = [metrics(tiny / "lab" / name)["final_test_accuracy"] for name in ("norm", "norm-seed1")]
     answer = section(text, 19)
     assert f"{shown(norm[0])} (seed 0), {shown(norm[1])} (seed 1)" in answer
-    assert f"test accuracy {shown(statistics.mean(norm))} (mean), range {shown(min(norm))} to {shown(max(norm))}" in answer
+    mean = f"test accuracy {shown(statistics.mean(norm))} (mean), range {shown(min(norm))} to {shown(max(norm))}"
+    assert mean in answer
     assert f"test accuracy {shown(metrics(tiny / 'lab' / 'baseline')['final_test_accuracy'])};" in section(text, 15)
 
 
@@ -87,7 +91,8 @@ def test_the_tiny_sheet_names_the_command_of_every_missing_run_and_study(tiny):
     markdown = (tiny / "sheet" / "answers.md").read_text()
     lab = tiny / "lab"
     assert f"`python train_keras.py lab --variants augment --data-dir DIR --out {lab}`" in section(markdown, 22)
-    assert f"`python train_keras.py study momentum-decay --data-dir DIR --out {tiny / 'studies'}`" in section(markdown, 27)
+    study = f"`python train_keras.py study momentum-decay --data-dir DIR --out {tiny / 'studies'}`"
+    assert study in section(markdown, 27)
     finding = json.loads((tiny / "studies" / "dropout-modes" / "results.json").read_text())["finding"]
     assert " ".join(finding) in section(markdown, 33)
 

@@ -61,7 +61,8 @@ def add(run_dir: str, name: str) -> str:
     for file in RECORD_FILES:
         shutil.copyfile(os.path.join(run_dir, file), os.path.join(target, file))
     metrics = read_json(os.path.join(target, "metrics.json"))
-    if "default_checkpoint" not in metrics and read_json(os.path.join(target, "config.json"))["config"]["val_split"] == 0:
+    val_split = read_json(os.path.join(target, "config.json"))["config"]["val_split"]
+    if "default_checkpoint" not in metrics and val_split == 0:
         # Written by keras-cnn 0.1, whose summary also named the test split's best epoch: derived again from
         # history.csv as keras-cnn 0.2 does (the same final-epoch figures), keeping the end-of-run evaluations.
         extra = {key: metrics[key] for key in ("final_test_accuracy_single_view",) if key in metrics}
@@ -98,14 +99,16 @@ def results_table() -> str:
     for variant in LAB_VARIANTS:
         records, accuracies, links = _seed_cells([record_name(variant, seed) for seed in SEEDS])
         first = records[0]
-        protocol = f"CIFAR-10 JPEG copy, 50,000 train / 10,000 test, {first['metrics']['epochs']} epochs" if first else "not recorded yet"
+        protocol = (f"CIFAR-10 JPEG copy, 50,000 train / 10,000 test, {first['metrics']['epochs']} epochs" if first
+                    else "not recorded yet")
         gap = points(first["metrics"]["train_test_gap"]) if first and first["diverged"] is None else "–"
         lines.append(f"| `{variant}` | {protocol} | {accuracies} | {gap} | {links or '–'} |")
     torch = load(TORCH_CONTROL)
     if torch:
         lines.append(
             f"| `bn` in PyTorch (control: `benchmarks/torch_lab_run.py`) | the same data, recipe and "
-            f"{torch['metrics']['epochs']} epochs, written in PyTorch | {percent(torch['metrics']['final_test_accuracy'], 2)} | "
+            f"{torch['metrics']['epochs']} epochs, written in PyTorch | "
+            f"{percent(torch['metrics']['final_test_accuracy'], 2)} | "
             f"{points(torch['metrics']['train_test_gap'])} | [{TORCH_CONTROL}]({torch['path']}) |"
         )
     best, accuracies, links = _seed_cells(BEST_SEEDS)
@@ -123,7 +126,8 @@ def results_table() -> str:
 
 def selection_table() -> str:
     """docs/results.md's selection of `best`: each candidate's final validation accuracy, the chosen one, its seeds."""
-    lines = ["| candidate | flags added | validation accuracy, final epoch (5,000 held out) | records |", "|---|---|---|---|"]
+    lines = ["| candidate | flags added | validation accuracy, final epoch (5,000 held out) | records |",
+             "|---|---|---|---|"]
     records = {name: load(name) for name in CANDIDATES}
     finished = {name: r for name, r in records.items() if r}
     chosen = max(finished, key=lambda name: finished[name]["metrics"]["final_val_accuracy"]) \
@@ -132,7 +136,8 @@ def selection_table() -> str:
         record = records[name]
         accuracy = percent(record["metrics"]["final_val_accuracy"], 2) if record else "not run yet"
         mark = " **(chosen)**" if name == chosen else ""
-        lines.append(f"| {name}{mark} | {f'`{flags}`' if flags else 'none (`best` as it is)'} | {accuracy} | {_link(name, record)} |")
+        added = f"`{flags}`" if flags else "none (`best` as it is)"
+        lines.append(f"| {name}{mark} | {added} | {accuracy} | {_link(name, record)} |")
     if chosen is None:
         lines.append("")
         lines.append("Selection pending: not every candidate has finished.")
@@ -221,7 +226,8 @@ def inspect_caption() -> str:
         return f"The pictures come from the committed run {INSPECTED} once its record is in {RUNS}."
     config, metrics = record["config"]["config"], record["metrics"]
     return (f"From the last epoch (`last.keras`) of the committed run [{INSPECTED}]({record['path']}) "
-            f"(`{config['variant']}`, `--seed {config['seed']}`, {metrics['epochs']} epochs on all the training images): "
+            f"(`{config['variant']}`, `--seed {config['seed']}`, {metrics['epochs']} epochs on all the training "
+            "images): "
             f"test accuracy {percent(metrics['final_test_accuracy'], 2)} (its `metrics.json`); per class: "
             f"[report](docs/inspect/{INSPECTED}/report.md).")
 
