@@ -63,6 +63,11 @@ class Question:
                             "comma)")
 
 
+def results_of(number: int, method: str, recipe: str, *more: str) -> Question:
+    """Part 3's "results of" one step: its recipe, then its variant's measurements below it (VARIANT_QUESTIONS)."""
+    return Question(number, 3, f"Results of {method}.", (f"{recipe}: measured below.", *more))
+
+
 QUESTIONS = (
     Question(1, 1, "Output size and number of weights of a convolution (padding p, stride s, kernel k), against a "
              "fully-connected layer producing the same output.", (
@@ -173,11 +178,10 @@ QUESTIONS = (
         "the test accuracy stalls.",
         "It learns the training set by heart instead of what generalizes: overfitting. Part 3's methods reduce it."),
         figures=("curves-baseline",)),
-    Question(19, 3, "Results of standardization (norm).", (
-        "Standardizing with the training split's statistics is the step measured below.",
-        "With the baseline's plain SGD at lr {baseline_lr} and no augmentation, standardized inputs did not always "
-        "train to the end: {norm.diverged_share} diverged, after a train accuracy of {norm.diverged_train} (below; "
-        "the mean, range and comparison are the finished seeds').")),
+    results_of(19, "standardization (norm)", "Standardization with the training split's statistics",
+               "With the baseline's plain SGD at lr {baseline_lr} and no augmentation, standardized inputs did not "
+               "always train to the end: {norm.diverged_share} diverged, after a train accuracy of "
+               "{norm.diverged_train} (below; the mean, range and comparison are the finished seeds')."),
     Question(20, 3, "Why compute the normalization statistics on the training split only?", (
         "The test split stands for images the network has never seen: its statistics are not available when the "
         "model is built, and using them lets the test set shape the model, so the test accuracy would no longer "
@@ -191,8 +195,8 @@ QUESTIONS = (
         "Besides per-channel standardization: the mean image (one mean and standard deviation per pixel and "
         "channel), the lab's constants, and ZCA whitening, which decorrelates the pixels (neighbouring pixels are "
         "strongly correlated) and leaves mostly the edges.",), studies=("normalization",)),
-    Question(22, 3, "Results of data augmentation (augment).", (
-        "Random 28x28 crops and horizontal flips in training, the centered crop at test: measured below.",)),
+    results_of(22, "data augmentation (augment)",
+               "Random 28x28 crops and horizontal flips in training, the centered crop at test"),
     Question(23, 3, "Is the horizontal flip usable on every kind of image?", (
         "Only where a mirror image keeps the label: natural photos (a horse facing left is still a horse), not digits "
         "or text (a mirrored 2, 3 or 7 is no digit; b and d swap), nor images whose left and right matter (road signs "
@@ -205,9 +209,9 @@ QUESTIONS = (
         "number of epochs, so they need longer training or a larger network."), studies=("augmentations",)),
     Question(25, 3, "Other augmentations.", (
         "This project has {augmentations} (`--augment`); the study tries each alone.",), studies=("augmentations",)),
-    Question(26, 3, "Results of momentum and learning-rate decay; stability at the end of training.", (
-        "Momentum {momentum} and the rate lr0 x {lr_decay}^(epoch - 1) from lr0 = {lr0}: measured below, with the "
-        "spread of the last five epochs as the measure of stability.",)),
+    results_of(26, "momentum and learning-rate decay; stability at the end of training",
+               "Momentum {momentum} and the rate lr0 x {lr_decay}^(epoch - 1) from lr0 = {lr0}",
+               "The spread of the test accuracy over the last five epochs measures the stability."),
     Question(27, 3, "The effect of momentum and of the learning-rate decay, each.", (
         "Momentum {momentum} averages the gradients of about the last 1 / (1 - {momentum}) = {momentum_factor} steps: "
         "it damps the zig-zag across steep directions, speeds the progress along consistent ones and multiplies the "
@@ -219,8 +223,7 @@ QUESTIONS = (
         "gradients; Nesterov momentum takes the gradient where the momentum is about to lead; schedules other than "
         "the exponential decay lower the rate by steps, along a cosine, or rise then fall (one-cycle).",
         "This project has `--optimizer` {optimizers} and `--schedule` {schedules}."), studies=("optimizers",)),
-    Question(29, 3, "Results of dropout (dropout).", (
-        "Dropout {dropout_rate} between fc4 and fc5: measured below.",)),
+    results_of(29, "dropout (dropout)", "Dropout {dropout_rate} between fc4 and fc5"),
     Question(30, 3, "What is regularization?", (
         "Any change to learning that aims at a lower test error rather than a lower training error: it limits how "
         "closely the network can fit the training set (a penalty on the weights such as weight decay, noise such as "
@@ -244,6 +247,6 @@ QUESTIONS = (
         "At test time dropout is off: the whole network, deterministic, which approximates the average of the "
         "thinned networks; left on, each pass gives another prediction, and averaging many passes comes close to the "
         "deterministic one."), studies=("dropout-modes",)),
-    Question(34, 3, "Results of batch normalization (bn).", (
-        "Batch normalization after each convolution, before its ReLU ({bn_extra} more weights): measured below.",)),
+    results_of(34, "batch normalization (bn)",
+               "Batch normalization after each convolution, before its ReLU ({bn_extra} more weights)"),
 )
