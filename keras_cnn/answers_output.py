@@ -61,8 +61,9 @@ def plot_progression(variants: list[Variant], path: str) -> str:
         axes.set_ylabel("test accuracy (%)")
         axes.grid(alpha=0.3)
     handles, labels = whole.get_legend_handles_labels()
-    figure.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False)
-    figure.tight_layout(rect=(0, 0.08, 1, 1))
+    # Three labels a row: six in one row overran the figure's width once a label named a diverged seed.
+    figure.legend(handles, labels, loc="lower center", ncol=min(len(labels), 3), frameon=False)
+    figure.tight_layout(rect=(0, 0.13, 1, 1))
     return save_figure(figure, path, dpi=110)
 
 
