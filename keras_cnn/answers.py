@@ -101,17 +101,20 @@ def _front(variants: dict[str, Variant], lab: str, studies_dir: str, out: str, c
               "their mean, their range (min to max) and each seed's value."),
         ("p", DIFFERENCE_RULE),
     ]
-    cifar = [v for v in variants.values() if v.name != "lenet5"]
-    rows = [[f"`{v.name}`", str(len(v.runs)), " / ".join(percent(x, 2) for x in v.values()), percent(v.mean(), 2),
-             f"{percent(v.low, 2)} to {percent(v.high, 2)}" if len(v.runs) > 1 else "-",
+    cifar = _cifar(variants)
+    rows = [[f"`{v.name}`", v.seeds_count(), " / ".join(run.final_result() for run in v.runs), percent(v.mean(), 2),
+             f"{percent(v.low, 2)} to {percent(v.high, 2)}" if len(v.finished) > 1 else "-",
              points(v.mean("train_test_gap"))]
             for v in variants.values()]
     if rows:
-        blocks.append(("table", ["variant", "seeds", "test accuracy per seed", "mean", "range", "train - test gap (mean)"],
-                       rows))
+        headers = ["variant", "seeds", "test accuracy per seed", "mean", "range", "train - test gap (mean)"]
+        blocks.append(("table", headers, rows))
+    blocks += [("p", f"`{v.name}`: {v.divergence_text()}.") for v in variants.values() if v.diverged]
     if cifar:
-        blocks.append(("image", chart(plot_progression, cifar, os.path.join(out, PROGRESSION_CHART)), "Test accuracy per epoch of every CIFAR-10 variant: the mean of its seeds (line) "
-                                       "and their range (band); right, the second half of training enlarged."))
+        path = chart(plot_progression, cifar, os.path.join(out, PROGRESSION_CHART))
+        blocks.append(("image", path, "Test accuracy per epoch of every CIFAR-10 variant: the mean of its finished "
+                                      "seeds (line) and their range (band); right, the second half of training "
+                                      "enlarged."))
     missing = [name for name in LAB_ORDER if name not in variants]
     if missing:
         blocks.append(("p", f"Not measured yet: {', '.join(f'`{m}`' for m in missing)}. " + _lab_command(missing, lab)))
@@ -131,8 +134,9 @@ def answer(question: Question, facts: dict, variants: dict[str, Variant], studie
         blocks += [("p", sentences[0]), table, ("p", " ".join(sentences[1:]))]
     else:
         blocks.append(("p", " ".join(sentences)))
+    # A variant with no run; a fact its runs lack (no seed diverged) only leaves its sentence out.
     absent = sorted({name.split(".")[0] for sentence in question.answer for name in PLACEHOLDER.findall(sentence)
-                     if name not in facts and name.split(".")[0] in LAB_ORDER})
+                     if name.split(".")[0] in LAB_ORDER and name.split(".")[0] not in variants})
     if absent:
         blocks.append(("p", f"Not measured yet (no run of {', '.join(f'`{a}`' for a in absent)}): "
                             + _lab_command(absent, lab)))
@@ -164,7 +168,8 @@ def variant_results(number: int, variants: dict[str, Variant], lab: str, out: st
         blocks.append(("p", results_sentence(variant, [variants[b] for b in before if b in variants])))
         if len(variant.runs) < 2:
             blocks.append(("p", f"One seed: its spread is not measured. More seeds: `python train_keras.py train "
-                                f"--variant {name} --seed 1 --data-dir DIR --run-dir {lab}/{name}-seed1` (and --seed 2)."))
+                                f"--variant {name} --seed 1 --data-dir DIR --run-dir {lab}/{name}-seed1` "
+                                "(and --seed 2)."))
         blocks += _figure(f"curves-{name}", variants, out, chart)
     blocks += [("p", f"The code of `{name}`: its settings, and the layers `build_model` makes of them "
                      "(generated from keras_cnn/config.py and keras_cnn/models.py):"), ("code", variant_code(name))]
@@ -172,44 +177,53 @@ def variant_results(number: int, variants: dict[str, Variant], lab: str, out: st
 
 
 def results_sentence(variant: Variant, before: list[Variant]) -> str:
-    """What a variant measured, final epoch, over its seeds; compared with the steps before by DIFFERENCE_RULE."""
-    seeds = len(variant.runs)
-    runs = ", ".join(f"{percent(run.metrics['final_test_accuracy'], 2)} (seed {run.seed})" for run in variant.runs)
-    text = f"**Measured** ({seeds} seed{'s' if seeds > 1 else ''}: {runs}): test accuracy **{percent(variant.mean(), 2)}**"
+    """What a variant measured, final epoch, over its finished seeds (a diverged one named apart); compared with the
+    steps before by DIFFERENCE_RULE."""
+    finished, diverged = variant.finished, "".join(f"; {run.divergence_text()}" for run in variant.diverged)
+    if not finished:
+        return f"**Measured**: no seed finished{diverged}."
+    seeds = len(finished)
+    runs = ", ".join(f"{run.final_result()} (seed {run.seed})" for run in finished)
+    text = f"**Measured** ({variant.seeds_phrase()}: {runs}{diverged}): test accuracy **{percent(variant.mean(), 2)}**"
     text += f" (mean), range {percent(variant.low, 2)} to {percent(variant.high, 2)}" if seeds > 1 else ""
     text += (f"; train accuracy {percent(variant.mean('final_train_accuracy'), 2)}, train - test gap "
              f"{points(variant.mean('train_test_gap'))}; lowest test loss {_min_loss(variant)}, final "
              f"{' / '.join(decimal(x, 3) for x in variant.values('final_test_loss'))}")
-    at_ten = [run.accuracy_at(10) for run in variant.runs]
-    if all(value is not None for value in at_ten) and variant.runs[0].epochs[-1]["epoch"] > 10:
+    at_ten = [run.accuracy_at(10) for run in finished]
+    if all(value is not None for value in at_ten) and finished[0].epochs[-1]["epoch"] > 10:
         text += f"; test accuracy after epoch 10 {percent(sum(at_ten) / len(at_ten), 2)}"
-    if len(variant.runs[0].epochs) >= 2 * LAST_EPOCHS:
-        spread = [run.last_epochs_range() for run in variant.runs]
-        text += f"; the test accuracy of the last {LAST_EPOCHS} epochs spans {decimal(100 * sum(spread) / len(spread), 1)}"
+    if len(finished[0].epochs) >= 2 * LAST_EPOCHS:
+        spread = [run.last_epochs_range() for run in finished]
+        text += (f"; the test accuracy of the last {LAST_EPOCHS} epochs spans "
+                 f"{decimal(100 * sum(spread) / len(spread), 1)}")
         text += " points (mean over the seeds)" if seeds > 1 else " points"
     text += "."
     for other in before:
-        text += f" Against `{other.name}` ({percent(other.mean(), 2)}, {len(other.runs)} seed" \
-                f"{'s' if len(other.runs) > 1 else ''}): {compare(variant, other)}."
+        text += (f" Against `{other.name}` ({percent(other.mean(), 2)}, {other.seeds_phrase()}): "
+                 f"{compare(variant, other)}.")
     return text
 
 
 def _min_loss(variant: Variant) -> str:
     losses = " / ".join(decimal(x, 3) for x in variant.values("min_test_loss"))
     epochs = " / ".join(str(int(e)) for e in variant.values("min_test_loss_epoch"))
-    return f"{losses} at epoch{'s' if len(variant.runs) > 1 else ''} {epochs}"
+    return f"{losses} at epoch{'s' if len(variant.finished) > 1 else ''} {epochs}"
 
 
 def _figure(name: str, variants: dict[str, Variant], out: str, chart=_draw) -> list[tuple]:
     if name == "progression":
-        cifar = [v for v in variants.values() if v.name != "lenet5"]
         return [("image", os.path.join(out, PROGRESSION_CHART), "The progression (see the top of the sheet).")] \
-            if cifar else []
+            if _cifar(variants) else []
     variant = variants.get(name.removeprefix("curves-"))
-    if variant is None:
+    if variant is None or not variant.finished:
         return []
     path = chart(plot_curves, variant, os.path.join(out, f"{name}.png"))
     return [("image", path, f"`{variant.name}`: train (dashed) and test (solid) accuracy and loss per epoch.")]
+
+
+def _cifar(variants: dict[str, Variant]) -> list[Variant]:
+    """The CIFAR-10 variants with a finished seed: those the progression chart draws."""
+    return [variant for variant in variants.values() if variant.name != "lenet5" and variant.finished]
 
 
 def _studies_of(question: Question, studies: dict[str, StudyResult]) -> list[str]:
@@ -248,7 +262,8 @@ def network_facts() -> dict[str, str]:
     kernel = _layer("baseline", "conv1").kernel_size[0]
     classes = whole.rows[-1].output_shape[-1]
     facts = {
-        "conv1_in": _shape(conv1.input_shape), "conv1_out": _shape(conv1.output_shape), "conv1_w": _count(conv1.weights),
+        "conv1_in": _shape(conv1.input_shape), "conv1_out": _shape(conv1.output_shape),
+        "conv1_w": _count(conv1.weights),
         "conv1_dense": _count(conv1.dense_equivalent), "conv1_ratio": _count(conv1.dense_equivalent / conv1.weights),
         "conv2_w": _count(conv2.weights), "conv2_macs": _count(conv2.macs), "kernel": str(kernel),
         "pad": str((kernel - 1) // 2), "stride": str(_layer("baseline", "conv1").strides[0]),
@@ -296,11 +311,16 @@ def record_facts(variants: dict[str, Variant]) -> dict[str, str]:
     for name, variant in variants.items():
         first = variant.runs[0]
         facts |= {
-            f"{name}.mean": percent(variant.mean(), 2), f"{name}.train": percent(variant.mean("final_train_accuracy"), 2),
+            f"{name}.mean": percent(variant.mean(), 2),
+            f"{name}.train": percent(variant.mean("final_train_accuracy"), 2),
             f"{name}.gap": points(variant.mean("train_test_gap")), f"{name}.min_loss": _min_loss(variant),
             f"{name}.final_loss": " / ".join(decimal(x, 3) for x in variant.values("final_test_loss")),
             f"{name}.images": _count(first.record["data"]["train_images"]),
         }
+        if variant.diverged:
+            facts[f"{name}.diverged_share"] = f"{len(variant.diverged)} of {len(variant.runs)} seeds"
+            facts[f"{name}.diverged_train"] = " / ".join(percent((run.before_divergence() or {}).get("accuracy"))
+                                                         for run in variant.diverged)
         stats = first.record["data"].get("normalization_stats") or {}
         for key in ("mean", "std"):
             if isinstance(stats.get(key), list) and len(stats[key]) == 3:
@@ -333,12 +353,13 @@ def layer_table() -> tuple:
                      _count(row.weights) if row.weights else "-",
                      percent(row.weights / crop.total_weights, 2) if row.weights else "-"])
     rows.append(["total", "", "", _count(whole.total_weights), "", _count(crop.total_weights), ""])
-    return ("table", ["layer", "does", "output, 32x32 input", "weights", "output, 28x28 crop", "weights", "share"], rows)
+    headers = ["layer", "does", "output, 32x32 input", "weights", "output, 28x28 crop", "weights", "share"]
+    return ("table", headers, rows)
 
 
 def gap_table(variants: dict[str, Variant]) -> tuple:
     """Q30: train accuracy, test accuracy and their gap per variant (means over the seeds)."""
-    rows = [[f"`{v.name}`", str(len(v.runs)), percent(v.mean("final_train_accuracy"), 2), percent(v.mean(), 2),
+    rows = [[f"`{v.name}`", v.seeds_count(), percent(v.mean("final_train_accuracy"), 2), percent(v.mean(), 2),
              points(v.mean("train_test_gap"))] for v in variants.values() if v.name != "lenet5"]
     return ("table", ["variant", "seeds", "train accuracy", "test accuracy", "train - test gap"], rows)
 
@@ -368,7 +389,8 @@ def _python(value) -> str:
 
 
 def layer_code(layer) -> tuple[str, str]:
-    """One layer as the Keras call that makes it (the arguments that matter; the initializers left out), and a comment."""
+    """One layer as the Keras call that makes it (the arguments that matter; the initializers left out), and a
+    comment."""
     config, kind = layer.get_config(), type(layer).__name__
     activation = config.get("activation")
     extra = [f'activation="{activation}"'] if activation not in (None, "linear") else []

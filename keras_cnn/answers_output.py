@@ -1,4 +1,4 @@
-"""The answer sheet's charts (every seed of a variant: mean line and min-max band) and its PDF.
+"""The answer sheet's charts (every finished seed of a variant: mean line and min-max band) and its PDF.
 
 A sheet is a list of blocks, each a tuple: ("title" | "h2" | "h3" | "p", text), ("list", [text]),
 ("code", text), ("table", headers, rows) or ("image", path, caption). Text may hold **bold**,
@@ -27,8 +27,10 @@ PDF_CHARACTERS = str.maketrans({"−": "-", "→": "->", "×": "x", "≤": "<=",
 
 
 def band(variant: Variant, column: str) -> tuple[list[int], list[float], list[float], list[float]]:
-    """Epochs every seed reached, and per epoch the mean, min and max of `column` over the seeds (in %)."""
-    per_seed = [{row["epoch"]: row.get(column) for row in run.epochs} for run in variant.runs]
+    """Epochs every finished seed reached, and per epoch the mean, min and max of `column` over them (in %).
+
+    A diverged seed is left out, as from the means: its last epochs hold no result."""
+    per_seed = [{row["epoch"]: row.get(column) for row in run.epochs} for run in variant.finished]
     epochs = sorted(set.intersection(*(set(values) for values in per_seed)))
     columns = [[100 * values[epoch] if values[epoch] is not None else math.nan for values in per_seed]
                for epoch in epochs]
@@ -42,14 +44,13 @@ def plot_progression(variants: list[Variant], path: str) -> str:
     for variant in variants:
         epochs, mean, low, high = band(variant, "test_accuracy")
         color, style = STYLES.get(variant.name, ("black", "-"))
-        seeds = len(variant.runs)
-        label = f"{variant.name} ({seeds} seed{'s' if seeds > 1 else ''})"
+        label = f"{variant.name} ({variant.seeds_phrase()})"
         for axes in (whole, end):
             axes.plot(epochs, mean, color=color, linestyle=style, linewidth=1.8, label=label)
             axes.fill_between(epochs, low, high, color=color, alpha=0.2, linewidth=0)
         half = len(epochs) // 2
         lowest.append(min(low[half:], default=math.nan))
-    last = max((run.epochs[-1]["epoch"] for v in variants for run in v.runs if run.epochs), default=1)
+    last = max((run.epochs[-1]["epoch"] for v in variants for run in v.finished if run.epochs), default=1)
     whole.set_title("Test accuracy per epoch (mean of the seeds, band: min to max)")
     end.set_title("The second half enlarged")
     end.set_xlim(max(1, last // 2), last)
@@ -60,8 +61,9 @@ def plot_progression(variants: list[Variant], path: str) -> str:
         axes.set_ylabel("test accuracy (%)")
         axes.grid(alpha=0.3)
     handles, labels = whole.get_legend_handles_labels()
-    figure.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False)
-    figure.tight_layout(rect=(0, 0.08, 1, 1))
+    # Three labels a row: six in one row overran the figure's width once a label named a diverged seed.
+    figure.legend(handles, labels, loc="lower center", ncol=min(len(labels), 3), frameon=False)
+    figure.tight_layout(rect=(0, 0.13, 1, 1))
     return save_figure(figure, path, dpi=110)
 
 
@@ -81,9 +83,9 @@ def plot_curves(variant: Variant, path: str) -> str:
         panel.xaxis.set_major_locator(MaxNLocator(integer=True))
         panel.set_ylabel(title)
         panel.grid(alpha=0.3)
-    seeds = len(variant.runs)
-    figure.suptitle(f"{variant.name}: train and test per epoch ({seeds} seed{'s' if seeds > 1 else ''}; "
-                    "mean line, min-max band)")
+    left_out = "".join(f"; seed {run.seed} diverged, left out" for run in variant.diverged)
+    figure.suptitle(f"{variant.name}: train and test per epoch ({variant.seeds_phrase()}{left_out}; mean line, "
+                    "min-max band)")
     handles, labels = panels[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
     figure.tight_layout(rect=(0, 0.08, 1, 1))

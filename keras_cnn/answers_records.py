@@ -7,25 +7,30 @@ and "charts" (else every PNG beside it).
 """
 
 import glob
+import math
 import os
 import re
-import statistics
 from dataclasses import dataclass
 
 from keras_cnn.errors import RunDirError
 from keras_cnn.files import read_json
-from keras_cnn.formatting import finite, points
-from keras_cnn.history import read_history
+from keras_cnn.formatting import finite, percent
+from keras_cnn.history import diverged_epoch, read_history
+from keras_cnn.studies.noise import STANDARD_ERRORS, Summary, delta_text, difference, summarize
 
 LAB_ORDER = ("lenet5", "baseline", "norm", "augment", "momentum", "dropout", "bn")
 RUN_NAME = re.compile(rf"^(?:lab-)?(?P<variant>{'|'.join(LAB_ORDER)})(?:-seed(?P<seed>\d+))?$")
 QUESTION = re.compile(r"Q(\d+)")
 LAST_EPOCHS = 5  # the stability of a run's end: the range of its last five epochs' test accuracy
 
-# Written once, applied to every comparison of two variants in the sheet.
+# The studies' rule (keras_cnn/studies/noise.py) in the words of docs/studies.md, shown wherever variants are compared.
 DIFFERENCE_RULE = (
-    "A difference between two variants counts as a finding only when each has at least two seeds and the ranges "
-    "(min to max) of their seeds do not overlap; otherwise it reads \"no difference measurable\"."
+    "Two variants differ measurably when the difference of their mean final test accuracies is larger than "
+    f"{STANDARD_ERRORS} times its standard error, sqrt(s_a^2/n_a + s_b^2/n_b), with s the sample standard deviation "
+    f"of each variant's seeds (Welch's t statistic above {STANDARD_ERRORS}); one seed gives no spread, so nothing is "
+    "measurable from it. This is the studies' rule (docs/studies.md, \"When a difference is measurable\"): each "
+    f"comparison gives the difference of the means, its verdict and {STANDARD_ERRORS} SE. A seed whose training loss "
+    "became NaN or infinite diverged: it is named, and left out of every mean, range and comparison."
 )
 
 
@@ -53,28 +58,96 @@ class SeedRun:
         """Test accuracy after `epoch`, or None when the run is shorter."""
         return next((row["test_accuracy"] for row in self.epochs if row["epoch"] == epoch), None)
 
+    @property
+    def diverged_epoch(self) -> int | None:
+        """The epoch whose training loss became NaN or infinite, as the studies detect it (None: it finished)."""
+        return diverged_epoch(self.rows)
+
+    def final_result(self) -> str:
+        """The final test accuracy, or where the run diverged: "75.60%", "diverged in epoch 23"."""
+        return final_result(self.metrics, self.diverged_epoch)
+
+    def before_divergence(self) -> dict | None:
+        """The last epoch's row before the run diverged (None: it diverged in its first epoch, or never)."""
+        epoch = self.diverged_epoch
+        return next((row for row in reversed(self.epochs) if row["epoch"] < epoch), None) if epoch else None
+
+    def divergence_text(self) -> str:
+        """"seed 1 diverged (loss NaN in epoch 23 of 30, after train accuracy 99.8% in epoch 22)"."""
+        epoch, planned = self.diverged_epoch, self.record["config"]["epochs"]
+        loss = next(row.get("loss") for row in self.epochs if row["epoch"] == epoch)
+        text = f"seed {self.seed} diverged (loss {_not_finite(loss)} in epoch {epoch} of {planned}"
+        if before := self.before_divergence():
+            text += f", after train accuracy {percent(before['accuracy'])} in epoch {before['epoch']}"
+        return text + ")"
+
+
+def final_result(metrics: dict, diverged: int | None) -> str:
+    """A run's final test accuracy, or the epoch it diverged in (its final accuracy then is no result)."""
+    return percent(metrics["final_test_accuracy"], 2) if diverged is None else f"diverged in epoch {diverged}"
+
+
+def _not_finite(value) -> str:
+    if value is None:
+        return "missing"
+    return "NaN" if math.isnan(value) else "infinite"
+
 
 @dataclass(frozen=True)
 class Variant:
-    """Every recorded seed of one lab variant, sorted by seed."""
+    """Every recorded seed of one lab variant, sorted by seed; the values, means and ranges are the finished seeds'."""
 
     name: str
     runs: tuple[SeedRun, ...]
 
+    @property
+    def finished(self) -> tuple[SeedRun, ...]:
+        return tuple(run for run in self.runs if run.diverged_epoch is None)
+
+    @property
+    def diverged(self) -> tuple[SeedRun, ...]:
+        return tuple(run for run in self.runs if run.diverged_epoch is not None)
+
     def values(self, key: str = "final_test_accuracy") -> list[float]:
-        """A metrics.json value of every seed."""
-        return [run.metrics[key] for run in self.runs]
+        """A metrics.json value of every finished seed (a diverged seed's final values are no result)."""
+        return [run.metrics[key] for run in self.finished]
 
-    def mean(self, key: str = "final_test_accuracy") -> float:
-        return statistics.fmean(self.values(key))
+    def summary(self, key: str = "final_test_accuracy") -> Summary:
+        """The seeds' values as the studies summarize a grid point: mean, sample standard deviation, range."""
+        return summarize(self.values(key))
+
+    def mean(self, key: str = "final_test_accuracy") -> float | None:
+        return self.summary(key).mean
 
     @property
-    def low(self) -> float:
-        return min(self.values())
+    def low(self) -> float | None:
+        return self.summary().low
 
     @property
-    def high(self) -> float:
-        return max(self.values())
+    def high(self) -> float | None:
+        return self.summary().high
+
+    def seeds_count(self) -> str:
+        """The seeds counted in a table: "3", or "2 of 3" when one diverged."""
+        return str(len(self.runs)) if not self.diverged else f"{len(self.finished)} of {len(self.runs)}"
+
+    def seeds_phrase(self) -> str:
+        """The seeds counted in a sentence: "1 seed", "3 seeds", "2 of 3 seeds finished"."""
+        return f"{self.seeds_count()} seed{'s' if len(self.runs) > 1 else ''}{' finished' if self.diverged else ''}"
+
+    def divergence_text(self) -> str:
+        """The finished seeds' accuracies and how the others diverged ("" when none did): "2 of 3 seeds finished,
+        75.06% and 75.60%; seed 1 diverged (loss NaN in epoch 23 of 30, after train accuracy 99.8% in epoch 22)"."""
+        if not self.diverged:
+            return ""
+        accuracies = [run.final_result() for run in self.finished]
+        finished = self.seeds_phrase() + (f", {_listed(accuracies)}" if accuracies else "")
+        return "; ".join([finished, *(run.divergence_text() for run in self.diverged)])
+
+
+def _listed(items: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def read_lab(folder: str) -> dict[str, Variant]:
@@ -96,13 +169,9 @@ def read_lab(folder: str) -> dict[str, Variant]:
 
 
 def compare(variant: Variant, other: Variant) -> str:
-    """The difference of the mean test accuracies of two variants, and whether it is a finding (DIFFERENCE_RULE)."""
-    difference = points(variant.mean() - other.mean())
-    if min(len(variant.runs), len(other.runs)) < 2:
-        return f"{difference} in the means; no difference measurable (one seed gives no spread)"
-    if variant.low > other.high or variant.high < other.low:
-        return f"{difference} in the means, a finding (their seeds' ranges do not overlap)"
-    return f"{difference} in the means; no difference measurable (their seeds' ranges overlap)"
+    """`variant` minus `other` in mean final test accuracy, with its verdict by the studies' rule (DIFFERENCE_RULE):
+    "+0.7 pp, measurable (2 SE 0.6 pp)"."""
+    return delta_text(difference(variant.summary(), other.summary()))
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,10 @@ BOW_DESCRIPTOR = 128
 BOW_WORDS = 1000
 
 # The variant whose records answer each "describe your results" question, and the one it is compared with.
-# bn is also compared with momentum, the step before dropout (dropout's own gain was not measurable).
-VARIANT_QUESTIONS = {13: ("lenet5", ()), 15: ("baseline", ()), 19: ("norm", ("baseline",)), 22: ("augment", ("norm",)),
-                     26: ("momentum", ("augment",)), 29: ("dropout", ("momentum",)), 34: ("bn", ("dropout", "momentum"))}
+# bn is also compared with momentum, the step before dropout: what dropout and batch normalization add together.
+VARIANT_QUESTIONS = {13: ("lenet5", ()), 15: ("baseline", ()), 19: ("norm", ("baseline",)),
+                     22: ("augment", ("norm",)), 26: ("momentum", ("augment",)), 29: ("dropout", ("momentum",)),
+                     34: ("bn", ("dropout", "momentum"))}
 
 PARTS = {1: "Part 1: convolutions and the network (Q1-Q12)", 2: "Part 2: training it on CIFAR-10 (Q13-Q18)",
          3: "Part 3: improving the results (Q19-Q34)"}
@@ -33,8 +34,8 @@ METHODS = (
     ("Momentum (momentum)", "each step follows a running average of the past gradients, which damps the oscillations "
      "across steep directions and accelerates along directions where the gradients agree, so SGD progresses faster "
      "and more smoothly."),
-    ("Learning-rate decay (momentum)", "large steps first to progress quickly, then steps that shrink each epoch, so the "
-     "noise of stochastic gradients fades and the weights settle in a minimum: the final epochs vary less."),
+    ("Learning-rate decay (momentum)", "large steps first to progress quickly, then steps that shrink each epoch, so "
+     "the noise of stochastic gradients fades and the weights settle in a minimum: the final epochs vary less."),
     ("Dropout (dropout)", "in training each unit of fc4 is zeroed at random, so no unit can rely on particular others "
      "and the network behaves like an average of many thinned networks sharing their weights: a regularizer that "
      "narrows the train-test gap."),
@@ -58,7 +59,13 @@ class Question:
 
     def __post_init__(self):
         if not all(isinstance(part, tuple) for part in (self.answer, self.studies, self.figures)):
-            raise TypeError(f"Q{self.number}: answer, studies and figures are tuples (a one-item tuple needs its comma)")
+            raise TypeError(f"Q{self.number}: answer, studies and figures are tuples (a one-item tuple needs its "
+                            "comma)")
+
+
+def results_of(number: int, method: str, recipe: str, *more: str) -> Question:
+    """Part 3's "results of" one step: its recipe, then its variant's measurements below it (VARIANT_QUESTIONS)."""
+    return Question(number, 3, f"Results of {method}.", (f"{recipe}: measured below.", *more))
 
 
 QUESTIONS = (
@@ -75,10 +82,10 @@ QUESTIONS = (
         "Advantages: one small kernel is shared by every position, so far fewer weights ({conv1_w} for conv1 against "
         "{conv1_dense}) and less data to fit them; a pattern is detected wherever it appears (translation "
         "equivariance); the layer takes images of any size (Q4-Q6).",
-        "Limits: a unit sees only its k x k window ({rf_conv1}x{rf_conv1} pixels for conv1), so seeing the whole object takes "
-        "depth and pooling; the same filter at every position cannot specialize by location; convolutions are "
-        "equivariant to translations only, not to rotations or changes of scale; and their cost in operations stays "
-        "large (conv2: {conv2_macs} multiply-accumulates per image for {conv2_w} weights).")),
+        "Limits: a unit sees only its k x k window ({rf_conv1}x{rf_conv1} pixels for conv1), so seeing the whole "
+        "object takes depth and pooling; the same filter at every position cannot specialize by location; "
+        "convolutions are equivariant to translations only, not to rotations or changes of scale; and their cost in "
+        "operations stays large (conv2: {conv2_macs} multiply-accumulates per image for {conv2_w} weights).")),
     Question(3, 1, "Why spatial pooling?", (
         "A {pool_size}x{pool_size} max-pool with stride {pool_stride} divides each side of the map by {pool_stride} "
         "with no weight ({conv1_out} to {pool1_out}), so later layers cost fewer operations and fc4 gets a small "
@@ -125,10 +132,10 @@ QUESTIONS = (
         "Where the weights sit: fc4 holds {fc4_share} of them ({fc4_w} of {total_32}), the three convolutions "
         "{conv_share}; the convolutions do {conv_macs_share} of the multiply-accumulates ({macs_32} per 32x32 "
         "image).",
-        "On 28x28 crops the convolutions' maps are {maps_28}; pool3 pools {conv3_28} to {pool3_28} in ceil mode, so fc4 "
-        "still receives {flatten} "
-        "inputs and every layer keeps its weights: {total_28} in all, with {macs_28} multiply-accumulates per image. "
-        "bn adds {bn_extra} weights (a scale and an offset per channel)."), table="layers"),
+        "On 28x28 crops the convolutions' maps are {maps_28}; pool3 pools {conv3_28} to {pool3_28} in ceil mode, so "
+        "fc4 still receives {flatten} inputs and every layer keeps its weights: {total_28} in all, with {macs_28} "
+        "multiply-accumulates per image. bn adds {bn_extra} weights (a scale and an offset per channel)."),
+        table="layers"),
     Question(11, 1, "The total number of weights against the number of training examples.", (
         "{total_32} weights against {baseline.images} training images: {weights_per_image} weights per image, and "
         "each image brings one label among {classes}.",
@@ -171,8 +178,10 @@ QUESTIONS = (
         "the test accuracy stalls.",
         "It learns the training set by heart instead of what generalizes: overfitting. Part 3's methods reduce it."),
         figures=("curves-baseline",)),
-    Question(19, 3, "Results of standardization (norm).", (
-        "Standardizing with the training split's statistics is the step measured below.",)),
+    results_of(19, "standardization (norm)", "Standardization with the training split's statistics",
+               "With the baseline's plain SGD at lr {baseline_lr} and no augmentation, standardized inputs did not "
+               "always train to the end: {norm.diverged_share} diverged, after a train accuracy of "
+               "{norm.diverged_train} (below; the mean, range and comparison are the finished seeds')."),
     Question(20, 3, "Why compute the normalization statistics on the training split only?", (
         "The test split stands for images the network has never seen: its statistics are not available when the "
         "model is built, and using them lets the test set shape the model, so the test accuracy would no longer "
@@ -186,8 +195,8 @@ QUESTIONS = (
         "Besides per-channel standardization: the mean image (one mean and standard deviation per pixel and "
         "channel), the lab's constants, and ZCA whitening, which decorrelates the pixels (neighbouring pixels are "
         "strongly correlated) and leaves mostly the edges.",), studies=("normalization",)),
-    Question(22, 3, "Results of data augmentation (augment).", (
-        "Random 28x28 crops and horizontal flips in training, the centered crop at test: measured below.",)),
+    results_of(22, "data augmentation (augment)",
+               "Random 28x28 crops and horizontal flips in training, the centered crop at test"),
     Question(23, 3, "Is the horizontal flip usable on every kind of image?", (
         "Only where a mirror image keeps the label: natural photos (a horse facing left is still a horse), not digits "
         "or text (a mirrored 2, 3 or 7 is no digit; b and d swap), nor images whose left and right matter (road signs "
@@ -200,9 +209,9 @@ QUESTIONS = (
         "number of epochs, so they need longer training or a larger network."), studies=("augmentations",)),
     Question(25, 3, "Other augmentations.", (
         "This project has {augmentations} (`--augment`); the study tries each alone.",), studies=("augmentations",)),
-    Question(26, 3, "Results of momentum and learning-rate decay; stability at the end of training.", (
-        "Momentum {momentum} and the rate lr0 x {lr_decay}^(epoch - 1) from lr0 = {lr0}: measured below, with the spread of "
-        "the last five epochs as the measure of stability.",)),
+    results_of(26, "momentum and learning-rate decay; stability at the end of training",
+               "Momentum {momentum} and the rate lr0 x {lr_decay}^(epoch - 1) from lr0 = {lr0}",
+               "The spread of the test accuracy over the last five epochs measures the stability."),
     Question(27, 3, "The effect of momentum and of the learning-rate decay, each.", (
         "Momentum {momentum} averages the gradients of about the last 1 / (1 - {momentum}) = {momentum_factor} steps: "
         "it damps the zig-zag across steep directions, speeds the progress along consistent ones and multiplies the "
@@ -214,8 +223,7 @@ QUESTIONS = (
         "gradients; Nesterov momentum takes the gradient where the momentum is about to lead; schedules other than "
         "the exponential decay lower the rate by steps, along a cosine, or rise then fall (one-cycle).",
         "This project has `--optimizer` {optimizers} and `--schedule` {schedules}."), studies=("optimizers",)),
-    Question(29, 3, "Results of dropout (dropout).", (
-        "Dropout {dropout_rate} between fc4 and fc5: measured below.",)),
+    results_of(29, "dropout (dropout)", "Dropout {dropout_rate} between fc4 and fc5"),
     Question(30, 3, "What is regularization?", (
         "Any change to learning that aims at a lower test error rather than a lower training error: it limits how "
         "closely the network can fit the training set (a penalty on the weights such as weight decay, noise such as "
@@ -239,6 +247,6 @@ QUESTIONS = (
         "At test time dropout is off: the whole network, deterministic, which approximates the average of the "
         "thinned networks; left on, each pass gives another prediction, and averaging many passes comes close to the "
         "deterministic one."), studies=("dropout-modes",)),
-    Question(34, 3, "Results of batch normalization (bn).", (
-        "Batch normalization after each convolution, before its ReLU ({bn_extra} more weights): measured below.",)),
+    results_of(34, "batch normalization (bn)",
+               "Batch normalization after each convolution, before its ReLU ({bn_extra} more weights)"),
 )

@@ -86,5 +86,10 @@ def summarize(rows: list[dict], split: str = "test") -> dict:
             for key, value in metrics.items()}
 
 
+def diverged_epoch(rows: list[dict]) -> int | None:
+    """The first epoch whose training loss is NaN or infinite (the run diverged there), or None."""
+    return next((row["epoch"] for row in rows if row["epoch"] > 0 and not finite(row.get("loss"))), None)
+
+
 def _parse_number(text: str) -> float | None:
     return float(text) if text not in ("", None) else None

@@ -16,7 +16,7 @@ from keras_cnn.config import recorded_settings
 from keras_cnn.errors import RunDirError
 from keras_cnn.files import read_json
 from keras_cnn.formatting import finite
-from keras_cnn.history import DEFAULT_CHECKPOINT, read_history, summarize
+from keras_cnn.history import DEFAULT_CHECKPOINT, diverged_epoch, read_history, summarize
 from keras_cnn.rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE
 
 CHECKPOINTS = {"best": "best.keras", "last": "last.keras"}
@@ -62,7 +62,7 @@ class Run:
     @property
     def diverged_epoch(self) -> int | None:
         """The epoch whose training loss became NaN or infinite, if any."""
-        return next((row["epoch"] for row in self.rows if row["epoch"] > 0 and not finite(row.get("loss"))), None)
+        return diverged_epoch(self.rows)
 
     def column(self, name: str) -> list[float]:
         """A history.csv column per epoch, NaN where absent or not finite (matplotlib leaves gaps there)."""

@@ -29,24 +29,29 @@ def progression_table(runs: str) -> str:
             lines.append(f"| {name} | 0 | not recorded yet | | | | | | | |")
             continue
         lines.append("| " + " | ".join(_cells(variant, variants)) + " |")
-    return "\n".join([*lines, "", DIFFERENCE_RULE])
+    diverged = [f"{name}: {variants[name].divergence_text()}." for name in CIFAR_STEPS
+                if name in variants and variants[name].diverged]
+    return "\n\n".join(["\n".join(lines), *diverged, DIFFERENCE_RULE])
 
 
 def _cells(variant: Variant, variants: dict[str, Variant]) -> list[str]:
-    seeds = len(variant.runs)
+    """The row of one step: every seed's values (a diverged one as such), then the finished seeds' means."""
+    finished = variant.finished
+    seeds = len(finished)
     losses = " / ".join(f"{decimal(run.metrics['min_test_loss'], 3)} ({run.metrics['min_test_loss_epoch']}) → "
                         f"{decimal(run.metrics['final_test_loss'], 3)}" for run in variant.runs)
-    early = [run.accuracy_at(EARLY_EPOCH) for run in variant.runs]
-    spread = [run.last_epochs_range() for run in variant.runs]
+    early = [run.accuracy_at(EARLY_EPOCH) for run in finished]
+    spread = [run.last_epochs_range() for run in finished]
     number = next(q for q, (name, _) in VARIANT_QUESTIONS.items() if name == variant.name)
     against = "; ".join(f"vs {other}: {compare(variant, variants[other])}"
                         for other in VARIANT_QUESTIONS[number][1] if other in variants)
     return [
-        variant.name, str(seeds), " / ".join(percent(x, 2) for x in variant.values()), percent(variant.mean(), 2),
+        variant.name, variant.seeds_count(), " / ".join(run.final_result() for run in variant.runs),
+        percent(variant.mean(), 2),
         f"{percent(variant.low, 2)} – {percent(variant.high, 2)}" if seeds > 1 else "–",
         points(variant.mean("train_test_gap")), losses,
-        percent(sum(early) / seeds, 2) if None not in early else "–",
-        f"{decimal(100 * sum(spread) / seeds, 1)} pp", against or "–",
+        percent(sum(early) / seeds, 2) if seeds and None not in early else "–",
+        f"{decimal(100 * sum(spread) / seeds, 1)} pp" if seeds else "–", against or "–",
     ]
 
 

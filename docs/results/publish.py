@@ -21,9 +21,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # lab_numbers.py, beside this file
 
+from keras_cnn.answers_records import final_result, read_lab  # noqa: E402
 from keras_cnn.files import read_json, write_json, write_text  # noqa: E402
 from keras_cnn.formatting import percent, points  # noqa: E402
-from keras_cnn.history import read_history, summarize  # noqa: E402
+from keras_cnn.history import diverged_epoch, read_history, summarize  # noqa: E402
 
 RUNS = os.path.join("docs", "results", "runs")  # relative to the repository root, as the docs link them
 RECORD_FILES = ("config.json", "history.csv", "metrics.json")
@@ -60,7 +61,8 @@ def add(run_dir: str, name: str) -> str:
     for file in RECORD_FILES:
         shutil.copyfile(os.path.join(run_dir, file), os.path.join(target, file))
     metrics = read_json(os.path.join(target, "metrics.json"))
-    if "default_checkpoint" not in metrics and read_json(os.path.join(target, "config.json"))["config"]["val_split"] == 0:
+    val_split = read_json(os.path.join(target, "config.json"))["config"]["val_split"]
+    if "default_checkpoint" not in metrics and val_split == 0:
         # Written by keras-cnn 0.1, whose summary also named the test split's best epoch: derived again from
         # history.csv as keras-cnn 0.2 does (the same final-epoch figures), keeping the end-of-run evaluations.
         extra = {key: metrics[key] for key in ("final_test_accuracy_single_view",) if key in metrics}
@@ -70,12 +72,14 @@ def add(run_dir: str, name: str) -> str:
 
 
 def load(name: str) -> dict | None:
-    """A record's metrics.json and config.json ({"metrics", "config", "path"}), or None when it is not committed."""
+    """A record's metrics.json, config.json and the epoch it diverged in, if any ({"metrics", "config", "diverged",
+    "path"}), or None when it is not committed."""
     folder = os.path.join(REPO, RUNS, name)
     if not os.path.isfile(os.path.join(folder, "metrics.json")):
         return None
     return {"metrics": read_json(os.path.join(folder, "metrics.json")),
-            "config": read_json(os.path.join(folder, "config.json")), "path": f"{RUNS}/{name}"}
+            "config": read_json(os.path.join(folder, "config.json")),
+            "diverged": diverged_epoch(read_history(os.path.join(folder, "history.csv"))), "path": f"{RUNS}/{name}"}
 
 
 def results_table() -> str:
@@ -95,14 +99,16 @@ def results_table() -> str:
     for variant in LAB_VARIANTS:
         records, accuracies, links = _seed_cells([record_name(variant, seed) for seed in SEEDS])
         first = records[0]
-        protocol = f"CIFAR-10 JPEG copy, 50,000 train / 10,000 test, {first['metrics']['epochs']} epochs" if first else "not recorded yet"
-        gap = points(first["metrics"]["train_test_gap"]) if first else "–"
+        protocol = (f"CIFAR-10 JPEG copy, 50,000 train / 10,000 test, {first['metrics']['epochs']} epochs" if first
+                    else "not recorded yet")
+        gap = points(first["metrics"]["train_test_gap"]) if first and first["diverged"] is None else "–"
         lines.append(f"| `{variant}` | {protocol} | {accuracies} | {gap} | {links or '–'} |")
     torch = load(TORCH_CONTROL)
     if torch:
         lines.append(
             f"| `bn` in PyTorch (control: `benchmarks/torch_lab_run.py`) | the same data, recipe and "
-            f"{torch['metrics']['epochs']} epochs, written in PyTorch | {percent(torch['metrics']['final_test_accuracy'], 2)} | "
+            f"{torch['metrics']['epochs']} epochs, written in PyTorch | "
+            f"{percent(torch['metrics']['final_test_accuracy'], 2)} | "
             f"{points(torch['metrics']['train_test_gap'])} | [{TORCH_CONTROL}]({torch['path']}) |"
         )
     best, accuracies, links = _seed_cells(BEST_SEEDS)
@@ -120,7 +126,8 @@ def results_table() -> str:
 
 def selection_table() -> str:
     """docs/results.md's selection of `best`: each candidate's final validation accuracy, the chosen one, its seeds."""
-    lines = ["| candidate | flags added | validation accuracy, final epoch (5,000 held out) | records |", "|---|---|---|---|"]
+    lines = ["| candidate | flags added | validation accuracy, final epoch (5,000 held out) | records |",
+             "|---|---|---|---|"]
     records = {name: load(name) for name in CANDIDATES}
     finished = {name: r for name, r in records.items() if r}
     chosen = max(finished, key=lambda name: finished[name]["metrics"]["final_val_accuracy"]) \
@@ -129,7 +136,8 @@ def selection_table() -> str:
         record = records[name]
         accuracy = percent(record["metrics"]["final_val_accuracy"], 2) if record else "not run yet"
         mark = " **(chosen)**" if name == chosen else ""
-        lines.append(f"| {name}{mark} | {f'`{flags}`' if flags else 'none (`best` as it is)'} | {accuracy} | {_link(name, record)} |")
+        added = f"`{flags}`" if flags else "none (`best` as it is)"
+        lines.append(f"| {name}{mark} | {added} | {accuracy} | {_link(name, record)} |")
     if chosen is None:
         lines.append("")
         lines.append("Selection pending: not every candidate has finished.")
@@ -139,27 +147,38 @@ def selection_table() -> str:
               "final-epoch test accuracy (read once per seed):", "",
               "| seed | test accuracy, final epoch | records |", "|---|---|---|"]
     for seed, (name, record) in enumerate(zip(BEST_SEEDS, seeds)):
-        accuracy = percent(record["metrics"]["final_test_accuracy"], 2) if record else "not run yet"
+        accuracy = _accuracy(record) if record else "not run yet"
         lines.append(f"| {seed} | {accuracy} | {_link(name, record)} |")
     mean = _mean_test_accuracy(seeds)
     if mean is not None:
-        lines.append(f"| mean of {len(seeds)} | **{percent(mean, 2)}** | |")
+        lines.append(f"| mean of {len(_finished(seeds))} | **{percent(mean, 2)}** | |")
     return "\n".join(lines)
 
 
 def _seed_cells(names: Sequence[str]) -> tuple[list[dict | None], str, str]:
     """The records of one recipe's seeds, their test accuracies ("a / b / –") and the links to those committed."""
     records = [load(name) for name in names]
-    accuracies = " / ".join(percent(r["metrics"]["final_test_accuracy"], 2) if r else "–" for r in records)
+    accuracies = " / ".join(_accuracy(r) if r else "–" for r in records)
     links = ", ".join(f"[{name}]({r['path']})" for name, r in zip(names, records) if r)
     return records, accuracies, links
 
 
+def _accuracy(record: dict) -> str:
+    """A record's final test accuracy, or the epoch it diverged in."""
+    return final_result(record["metrics"], record["diverged"])
+
+
+def _finished(records: Sequence[dict]) -> list[dict]:
+    """The records whose training loss stayed finite: a diverged run's final accuracy is no result."""
+    return [record for record in records if record["diverged"] is None]
+
+
 def _mean_test_accuracy(records: Sequence[dict | None]) -> float | None:
-    """The mean final-epoch test accuracy of a recipe's seeds, or None until every seed's record is committed."""
-    if not all(records):
+    """The mean final-epoch test accuracy of a recipe's finished seeds, or None until every seed's record is committed
+    (or none finished)."""
+    if not all(records) or not _finished(records):
         return None
-    return sum(r["metrics"]["final_test_accuracy"] for r in records) / len(records)
+    return sum(r["metrics"]["final_test_accuracy"] for r in _finished(records)) / len(_finished(records))
 
 
 def _link(name: str, record: dict | None, page_folder: str = "docs") -> str:
@@ -179,9 +198,8 @@ def rewrite_between(page: str, start: str, end: str, table: str) -> None:
 
 def rewrite_lab_report() -> None:
     """docs/lab/report.md and its charts: `compare` over the seed-0 CIFAR-10 records that exist; then the lab's main
-    figure, test_accuracy.png, replaced by every seed of every variant (mean line and min-max band)."""
+    figure, test_accuracy.png, replaced by every finished seed of every variant (mean line and min-max band)."""
     from keras_cnn.answers_output import plot_progression
-    from keras_cnn.answers_records import read_lab
     from keras_cnn.report import compare
 
     names = [record_name(variant) for variant in LAB_VARIANTS if load(record_name(variant))]
@@ -189,7 +207,7 @@ def rewrite_lab_report() -> None:
         return
     os.chdir(REPO)  # so the report names the records by their paths in the repository
     compare([os.path.join(RUNS, name) for name in names], out=LAB_REPORT, say=lambda *args: None)
-    variants = [variant for name, variant in read_lab(RUNS).items() if name in LAB_VARIANTS]
+    variants = [variant for name, variant in read_lab(RUNS).items() if name in LAB_VARIANTS and variant.finished]
     plot_progression(variants, os.path.join(LAB_REPORT, "test_accuracy.png"))
 
 
@@ -208,7 +226,8 @@ def inspect_caption() -> str:
         return f"The pictures come from the committed run {INSPECTED} once its record is in {RUNS}."
     config, metrics = record["config"]["config"], record["metrics"]
     return (f"From the last epoch (`last.keras`) of the committed run [{INSPECTED}]({record['path']}) "
-            f"(`{config['variant']}`, `--seed {config['seed']}`, {metrics['epochs']} epochs on all the training images): "
+            f"(`{config['variant']}`, `--seed {config['seed']}`, {metrics['epochs']} epochs on all the training "
+            "images): "
             f"test accuracy {percent(metrics['final_test_accuracy'], 2)} (its `metrics.json`); per class: "
             f"[report](docs/inspect/{INSPECTED}/report.md).")
 

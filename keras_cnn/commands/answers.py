@@ -8,10 +8,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "answers",
         help="the lab's answer sheet (answers.md and answers.pdf) from your runs and studies",
-        description="Write --out/answers.md and --out/answers.pdf: the lab's 34 questions, each answered in words, with "
-        "the numbers measured by your lab runs (every seed of each variant: mean, range, each seed), the findings and "
-        "charts of your studies, the network's shapes and weights (describe) and each variant's Keras code. Nothing is "
-        "typed by hand: a missing run or study is named with the command that makes it.",
+        description="Write --out/answers.md and --out/answers.pdf: the lab's 34 questions, each answered in words, "
+        "with the numbers measured by your lab runs (every seed of each variant: mean, range, each seed), the findings "
+        "and charts of your studies, the network's shapes and weights (describe) and each variant's Keras code. "
+        "Nothing is typed by hand: a missing run or study is named with the command that makes it.",
     )
     parser.add_argument("--lab", default="runs/lab", metavar="DIR",
                         help="folder of the lab's runs, one per variant and seed: bn, bn-seed1, ... as `lab` writes "
