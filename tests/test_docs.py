@@ -72,6 +72,14 @@ def test_the_selection_of_best_in_docs_results_is_the_one_made_from_the_committe
     assert table == publish.selection_table(), "run `python docs/results/publish.py` after adding a record"
 
 
+def test_the_ablation_and_fast_tables_in_docs_results_are_the_ones_made_from_the_committed_records():
+    publish_module()  # puts docs/results on the path
+    import recipes
+
+    found = dict(GENERATED.findall((REPO / "docs" / "results.md").read_text()))
+    assert found == recipes.tables(), "run `python docs/results/publish.py` after adding a record"
+
+
 def test_every_accuracy_in_the_readme_results_table_equals_a_committed_record():
     publish = publish_module()
     readme = (REPO / "README.md").read_text()

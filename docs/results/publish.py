@@ -245,6 +245,14 @@ def lab_parts() -> dict[str, str]:
             "progression": progression_table(RUNS)}
 
 
+def rewrite_recipes_section() -> None:
+    """docs/results.md's generated parts on `fast`: the ablation and the seeds (docs/results/recipes.py)."""
+    import recipes
+
+    for name, text in recipes.tables().items():
+        rewrite_between(RESULTS_PAGE, *generated_markers(name), text)
+
+
 def rewrite_lab_page() -> None:
     for name, text in lab_parts().items():
         rewrite_between(LAB_PAGE, *generated_markers(name), text)
@@ -258,8 +266,9 @@ if __name__ == "__main__":
         rewrite_between(RESULTS_PAGE, SELECTION_START, SELECTION_END, selection_table())
         rewrite_lab_report()
         rewrite_lab_page()
+        rewrite_recipes_section()
         rewrite_between(README, INSPECT_START, INSPECT_END, inspect_caption())
-        print(f"Rewrote {README}'s Results table, {LAB_REPORT}/report.md and its figure, the selection in "
-              f"{RESULTS_PAGE} and the generated parts of {LAB_PAGE}")
+        print(f"Rewrote {README}'s Results table, {LAB_REPORT}/report.md and its figure, the selection and "
+              f"the recipes' tables in {RESULTS_PAGE} and the generated parts of {LAB_PAGE}")
     else:
         raise SystemExit(__doc__)
