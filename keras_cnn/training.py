@@ -255,6 +255,7 @@ def _fit(config: TrainConfig, setup: Setup, callbacks: list, first_epoch: int, v
                       alternating_flips="alt-flip" in config.augment),
         steps_per_epoch=steps_per_epoch(len(splits.train), scaled.batch_size),
         validation_data=setup.eval_data(_evaluated_split(splits)),
+        validation_freq=1 if config.eval_each_epoch else config.epochs,  # epochs % freq == 0: the last one only
         epochs=config.epochs,
         initial_epoch=first_epoch,
         callbacks=callbacks,

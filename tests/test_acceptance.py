@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, str(REPO / "train_keras.py")]
 INTERRUPT = [sys.executable, str(REPO / "tests" / "interrupt.py")]
 LAB_VARIANTS = ("lenet5", "baseline", "norm", "augment", "momentum", "dropout", "bn")
-TRAINED = ("bn", "best")  # also trained by `train`, for 3 epochs: the runs that the resume tests interrupt
+TRAINED = ("bn", "best", "fast")  # also trained by `train`, for 3 epochs; the resume tests interrupt bn and best
 STEPS_PER_EPOCH = 5  # 80 training images, batch 16
 # What TensorFlow prints when its logs reach the console (keras_cnn/console.py keeps them off).
 TF_NOISE = ("I0000", "W0000", "E0000", "WARNING: All log messages before absl", "INFO: Created TensorFlow Lite")
@@ -134,7 +134,7 @@ def data(work) -> dict:
 
 @pytest.fixture(scope="module")
 def runs(work, data) -> dict[str, Path]:
-    """Every variant trained: the lab's by `lab` (one epoch each), bn and best by `train` (three epochs)."""
+    """Every variant trained: the lab's by `lab` (one epoch each), bn, best and fast by `train` (three epochs)."""
     lab, trained = in_parallel(
         lambda: run(CLI + lab_args(data, work / "lab"), work),
         lambda: [run(CLI + train_args(variant, data, work / "runs" / variant), work) for variant in TRAINED],
@@ -147,7 +147,8 @@ def runs(work, data) -> dict[str, Path]:
 
 
 # Exported: a run of each kind of layer (baseline, norm, momentum and dropout use a subset of bn's).
-EXPORTED = {"lenet5": [], "augment": [], "bn": ["--tflite"], "best": ["--checkpoint", "last"]}  # last: the default
+# --checkpoint last: the default.
+EXPORTED = {"lenet5": [], "augment": [], "bn": ["--tflite"], "best": ["--checkpoint", "last"], "fast": []}
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import accuracy_applied_directly
 
 from keras_cnn import build_model, resolve_config, train
 from keras_cnn.callbacks import AveragedWeights, EpochTimer
+from keras_cnn.history import read_history
 from keras_cnn.training import compiled_model, conv1_whitening, load_data, normalization_stats
 from pipelines.datasets import flipped_in_epoch, train_dataset
 from pipelines.preprocessing import ChannelStats, patch_whitening_kernel
@@ -134,5 +136,17 @@ def test_a_run_with_every_technique_resumes_to_exactly_the_uninterrupted_run(cif
             train("best", run_dir=str(tmp_path / "resumed"), **settings)
     _, resumed = train("best", run_dir=str(tmp_path / "resumed"), **settings)
     a, b = (keras.saving.load_model(f"{folder}/last.keras") for folder in (uninterrupted, resumed))
+    for x, y in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(x.numpy(), y.numpy(), err_msg=x.path)
+
+
+def test_evaluating_only_after_the_last_epoch_trains_the_same_weights(cifar_like_folder, tmp_path):
+    settings = dict(data_dir=str(cifar_like_folder), epochs=2, **FAST)
+    _, every = train("bn", run_dir=str(tmp_path / "every"), **settings)
+    _, last = train("bn", run_dir=str(tmp_path / "last"), eval_each_epoch=False, **settings)
+    rows = read_history(f"{last}/history.csv")
+    assert [row.get("test_accuracy") for row in rows][:-1] == [None]
+    assert rows[-1]["test_accuracy"] == pytest.approx(accuracy_applied_directly(last), abs=1e-6)
+    a, b = (keras.saving.load_model(f"{folder}/last.keras") for folder in (every, last))
     for x, y in zip(a.weights, b.weights):
         np.testing.assert_array_equal(x.numpy(), y.numpy(), err_msg=x.path)

@@ -26,7 +26,7 @@ SETTING_GROUPS = {
     "network": ("arch", "init", "whiten_conv1", "freeze_conv1", "dropout", "batch_norm", "bn_momentum"),
     "optimization": ("optimizer", "momentum", "nesterov", "weight_decay", "label_smoothing", "ema_momentum", "sam_rho",
                      "schedule",
-                     "lr_decay", "lr_step_epochs", "warmup_epochs", "eval_train", "eval_at_start"),
+                     "lr_decay", "lr_step_epochs", "warmup_epochs", "eval_each_epoch", "eval_train", "eval_at_start"),
     PLATFORM: ("mixed_precision", "jit_compile", "strategy"),
 }
 
