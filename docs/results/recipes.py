@@ -168,15 +168,14 @@ def main() -> None:
     run.add_argument("--data-dir", default="../shared/data/cifar10-jpeg")
     commands.add_parser("commands", help="print the train command of every run")
     args = parser.parse_args()
+    data_dir, out = (args.data_dir, args.out) if args.command == "run" else ("../shared/data/cifar10-jpeg", "DIR")
     for name, flags in runs().items():
-        command = ["train_keras.py", "train", *shlex.split(flags), "--data-dir",
-                   getattr(args, "data_dir", "../shared/data/cifar10-jpeg"),
-                   "--run-dir", os.path.join(getattr(args, "out", "DIR"), name)]
+        command = ["train_keras.py", "train", *shlex.split(flags), "--data-dir", data_dir,
+                   "--run-dir", os.path.join(out, name)]
         if args.command == "commands":
             print("python", shlex.join(command))
-        elif not load_run(name):
-            subprocess.run([sys.executable, *command], cwd=REPO, check=True)
-
+        elif not load_run(name):  # not committed yet: train it (a finished folder is refused, an unfinished resumes)
+            subprocess.run([sys.executable, *command], cwd=REPO, check=False)
 
 if __name__ == "__main__":
     main()
