@@ -9,7 +9,7 @@ read, not trained again, and an unfinished one resumes. Folders of runs made oth
 validation split) can be added with --run. The seconds are the run's own epoch_seconds summed up
 to that epoch (training steps and the evaluation after each epoch; start-up, checkpoints and logs
 excluded: benchmarks/overhead.py measures those). Runs are grouped by folder name less its
-_seed-<n> suffix, each group with its medians. Prints a Markdown table and the CPU's name and
+_seed-<n> (or -seed<n>) suffix, each group with its medians. Prints a Markdown table and the CPU's name and
 flags that decide its speed.
 """
 
@@ -56,7 +56,7 @@ def reached(run_dir: str, target: float) -> dict:
         seconds += float(row["epoch_seconds"])
         if first is None and float(row["val_accuracy"]) >= target:
             first = (int(row["epoch"]), seconds)
-    recipe = re.sub(r"_seed-\d+$", "", os.path.basename(os.path.normpath(run_dir)))
+    recipe = re.sub(r"[_-]seed-?\d+$", "", os.path.basename(os.path.normpath(run_dir)))
     return {"run": run_dir, "recipe": recipe, "seed": config["seed"], "epochs": len(rows),
             "final": float(rows[-1]["val_accuracy"]), "epoch": first and first[0], "seconds": first and first[1]}
 
