@@ -90,7 +90,9 @@ def ablation_table(rows: dict[str, str], reference: dict[str, str]) -> str:
         summary, records = row_summary(slug)
         other = reference.get(slug)
         change = noise.delta_text(noise.difference(summary, row_summary(other)[0])) if other else "–"
-        reached = " / ".join(str(first_epoch_at(r["history"]) or "not reached") for r in records) or "–"
+        epochs = [first_epoch_at(r["history"]) for r in records]
+        reached = " / ".join(str(e or "–") for e in epochs) if any(epochs) else \
+            (f"none of {len(records)} seeds" if records else "–")
         links = ", ".join(f"[{i}]({os.path.relpath(r['path'], 'docs')})" for i, r in enumerate(records))
         lines.append(f"| {slug} | {f'`{flags}`' if flags else 'none'} | {noise.value_text(summary, digits=2)} | "
                      f"{change} | {reached} | {links or 'not run yet'} |")
@@ -98,18 +100,19 @@ def ablation_table(rows: dict[str, str], reference: dict[str, str]) -> str:
 
 
 def kept_sentence() -> str:
-    """Which techniques alone measurably raised, lowered or did not change the base, by the rule."""
+    """Which techniques alone measurably raised or lowered the base's final validation accuracy, by the rule."""
     base = row_summary("base")[0]
-    verdicts = {"raised": [], "lowered": [], "did not measurably change": []}
+    verdicts = {"raised": [], "lowered": [], "none": []}
     for slug in list(ALONE)[1:]:
         change = noise.difference(row_summary(slug)[0], base)
         if change.delta is None:
             continue
-        key = ("raised" if change.delta > 0 else "lowered") if change.measurable else "did not measurably change"
-        verdicts[key].append(f"`{ALONE[slug]}`")
-    parts = [f"{verb} the base's final validation accuracy: {', '.join(names)}" for verb, names in verdicts.items()
-             if names]
-    return ("Alone, over 3 seeds each, " + "; ".join(parts) + ".") if parts else "No seeds recorded yet."
+        verdict = ("raised" if change.delta > 0 else "lowered") if change.measurable else "none"
+        verdicts[verdict].append(f"`{ALONE[slug]}`")
+    sentences = {"raised": "{} measurably raised the final validation accuracy",
+                 "lowered": "{} measurably lowered it", "none": "with {} no difference was measurable"}
+    parts = [sentences[verdict].format(", ".join(flags)) for verdict, flags in verdicts.items() if flags]
+    return f"Alone on the base, {'; '.join(parts)}." if parts else "No seeds recorded yet."
 
 
 def fast_table() -> str:
