@@ -46,7 +46,7 @@ STACK = {"base": "", "lr0.2": "--lr 0.2", "lr0.2-whiten": "--lr 0.2 --whiten-con
 # best's ceiling: one run of 90 epochs; then candidates that might raise it, 30 epochs each (validation split).
 CEILING = "ceiling-best-90"  # train --variant best --epochs 90 --val-split 0.1 --mixed-precision
 # Flags added to select-best's command, each candidate declared before it ran.
-CEILING_CANDIDATES = {"select-best": "", "select-whiten": "--whiten-conv1", "select-ls0.2": "--label-smoothing 0.2"}
+CEILING_CANDIDATES = {"select-best": "", "select-whiten": "--whiten-conv1"}
 FAST_SEEDS = tuple(f"fast-seed{seed}" for seed in range(5))  # train --variant fast --seed N, all 50,000 images
 
 
