@@ -54,7 +54,8 @@ def reached(run_dir: str, target: float) -> dict:
     seconds, first = 0.0, None
     for row in rows:
         seconds += float(row["epoch_seconds"])
-        if first is None and float(row["val_accuracy"]) >= target:
+        evaluated = row["val_accuracy"] != ""  # --no-eval-each-epoch: only the last epoch is evaluated
+        if first is None and evaluated and float(row["val_accuracy"]) >= target:
             first = (int(row["epoch"]), seconds)
     recipe = re.sub(r"[_-]seed-?\d+$", "", os.path.basename(os.path.normpath(run_dir)))
     return {"run": run_dir, "recipe": recipe, "seed": config["seed"], "epochs": len(rows),
