@@ -46,6 +46,10 @@ def test_overrides_change_only_what_is_given():
         (dict(lr="fast"), "lr must be float"),
         (dict(learning_rate=0.1), "unknown setting(s) learning_rate"),
         (dict(dataset="mnist", normalization="lab"), "the lab's normalization constants are CIFAR-10's"),
+        (dict(freeze_conv1=True), "freeze conv1 keeps conv1's initial kernel: use it with --whiten-conv1"),
+        (dict(ema_momentum=1.0), "ema momentum must be in [0, 1)"),
+        (dict(bn_momentum=-0.1), "bn momentum must be in [0, 1)"),
+        (dict(augment="flip,alt-flip"), "augment flip and alt-flip are two flips: choose one"),
     ],
 )
 def test_invalid_settings_raise_one_clear_error(overrides, message):
@@ -81,10 +85,11 @@ SMALLEST = dict(
     test_fraction=0.01, val_split=0.01, limit=10, seed=0, zca_epsilon=1e-6, crop_padding=1, cutout_size=1,
     mixup_alpha=1e-3, cutmix_alpha=1e-3, color_jitter=0.0, dropout=0.0, epochs=1, batch_size=1, lr=1e-6,
     momentum=0.0, weight_decay=0.0, label_smoothing=0.0, sam_rho=0.0, lr_decay=1e-3, lr_step_epochs=1, warmup_epochs=0,
+    bn_momentum=0.0, ema_momentum=0.0,
 )
 CHOICES = {"variant", "dataset", "arch", "data_dir", "strict_images", "normalization", "whitening", "augment",
            "crop_padding_mode", "init", "batch_norm", "optimizer", "nesterov", "schedule", "tta", "eval_train",
-           "eval_at_start",
+           "eval_at_start", "eval_each_epoch", "whiten_conv1", "freeze_conv1",
            "mixed_precision", "jit_compile", "strategy"}
 
 
