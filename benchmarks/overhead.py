@@ -1,6 +1,6 @@
 """Where the wall time of a `train` command goes: the training steps, and everything else.
 
-    python benchmarks/overhead.py --run-dir /tmp/overhead-fast -- --variant fast --data-dir ../shared/data/cifar10-jpeg
+    python benchmarks/overhead.py --run-dir runs/overhead-fast -- --variant fast --data-dir ../shared/data/cifar10-jpeg
 
 Runs `python train_keras.py train ARGS --run-dir DIR --verbose 2` in a new process, stamps each
 line it prints with the time, and splits the command's wall time, from its start to its result

@@ -1,6 +1,6 @@
 """Epochs and seconds until a run first reaches a target validation accuracy, per recipe and seed.
 
-    python benchmarks/time_to_accuracy.py --target 0.82 --out /work/tta --data-dir ../shared/data/cifar10-jpeg \\
+    python benchmarks/time_to_accuracy.py --target 0.82 --out runs/tta --data-dir ../shared/data/cifar10-jpeg \\
         --recipe fast --recipe best --recipe bn --seeds 3
 
 Each recipe (a variant, or a variant with flags in quotes: --recipe "bn --mixed-precision") trains

@@ -428,18 +428,22 @@ def zca_stats(config: TrainConfig, splits: Splits, norm_stats: ChannelStats | Pi
     """ZCA (mean, matrix) of the training split as the whitening layer sees it, when the config whitens."""
     if config.whitening != "zca":
         return None
-    channel = norm_stats or (ChannelStats(LAB_MEAN, LAB_STD) if config.normalization == "lab" else None)
-    return zca_whitening(splits.train.images, config.zca_epsilon, channel)
+    return zca_whitening(splits.train.images, config.zca_epsilon, standardization(config, norm_stats))
 
 
-def conv1_whitening(config: TrainConfig, splits: Splits, norm_stats) -> np.ndarray | None:
+def conv1_whitening(config: TrainConfig, splits: Splits,
+                    norm_stats: ChannelStats | PixelStats | None) -> np.ndarray | None:
     """conv1's initial kernel from the training split's patch whitening, when the config asks for it."""
     if not config.whiten_conv1:
         return None
-    channel = norm_stats if isinstance(norm_stats, ChannelStats) else (
-        ChannelStats(LAB_MEAN, LAB_STD) if config.normalization == "lab" else None)
     return patch_whitening_kernel(splits.train.images, size=5, filters=CONV1_FILTERS[config.arch],
-                                  channel_stats=channel)
+                                  channel_stats=standardization(config, norm_stats))
+
+
+def standardization(config: TrainConfig,
+                    norm_stats: ChannelStats | PixelStats | None) -> ChannelStats | PixelStats | None:
+    """The mean and std the model's normalization layer applies: the training split's, the lab's constants, or none."""
+    return norm_stats or (ChannelStats(LAB_MEAN, LAB_STD) if config.normalization == "lab" else None)
 
 
 def compiled_model(

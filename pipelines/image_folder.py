@@ -133,8 +133,8 @@ def decode_images(paths: np.ndarray, image_shape: tuple[int, int, int]) -> tuple
 class DecodedCache:
     """Decoded arrays of a list of image files, kept on disk between processes.
 
-    Decoding CIFAR-10's 60,000 JPEGs took 11 s of a 4-epoch run's start-up on 2 cores; reading
-    them back takes well under a second. The file's name is a hash of the image shape and of every
+    Decoding CIFAR-10's 60,000 JPEGs took 11-13 s of a 4-epoch run's start-up on 2 cores; reading
+    them back takes about 2 s. The file's name is a hash of the image shape and of every
     path with its size and modification time, so a changed, added or removed file decodes afresh.
     Written whole under a temporary name and renamed; a cache that cannot be written is skipped.
     Folder: $KERAS_CNN_CACHE (or ~/.cache/keras-cnn); KERAS_CNN_CACHE=off turns it off.
